@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything crisp needs to build, test and run its demo on Debian 12.
+# Idempotent: a second run installs nothing new. Needs root (apt-get).
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential cmake pkg-config clang
+	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
+	libseccomp-dev libuv1-dev libjson-c-dev
+	# unit tests
+	libcmocka-dev
+	# gRPC-level tests, replay and e2e clients (Debian's own python3)
+	python3 python3-grpcio python3-protobuf protobuf-compiler
+	# the real runtime for end-to-end tests and the demo, and an image rootfs
+	containerd runc busybox-static
+	# benchmarks: the plain byte relay baseline
+	socat
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

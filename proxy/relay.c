@@ -1,0 +1,517 @@
+/* The per-call relay state machine.
+ *
+ * Names: "down" is the call the kubelet made to crisp (a server call),
+ * "up" is the call crisp makes to the runtime (a client call).
+ *
+ *   c2p (client to runtime):  down RECV_MESSAGE -> [rewrite first] -> up SEND_MESSAGE
+ *                             -> ... -> down half-close -> up SEND_CLOSE_FROM_CLIENT
+ *   p2c (runtime to client):  up RECV_INITIAL_METADATA -> down SEND_INITIAL_METADATA
+ *                             up RECV_MESSAGE -> down SEND_MESSAGE -> ...
+ *   status:                   up RECV_STATUS_ON_CLIENT -> down SEND_STATUS_FROM_SERVER,
+ *                             once the response headers and every response
+ *                             message have been passed on.
+ *
+ * The up call is created with the down call as its parent and
+ * GRPC_PROPAGATE_DEFAULTS, so gRPC itself carries the client's deadline to the
+ * runtime and cancels the up call when the client cancels.
+ *
+ * For RunPodSandbox/CreateContainer the up call is opened only once the
+ * request message is in hand and rewritten: a request that does not decode is
+ * answered INVALID_ARGUMENT and nothing reaches the runtime.
+ *
+ * Each call has a mutex; every completion handler runs under it, so the two
+ * directions may complete on different queue threads safely. `pending`
+ * counts batches in flight; the call is freed when it drops to zero.
+ */
+#include "relay.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+
+#include "log.h"
+#include "tag.h"
+
+struct relay_call {
+        struct crisp_relay_ctx *ctx;
+        pthread_mutex_t mu;
+        int pending; /* batches in flight */
+
+        grpc_call *down;
+        grpc_call *up;
+        grpc_call_details details;
+        grpc_metadata_array request_md;
+        enum crisp_method method;
+        char method_path[160]; /* NUL-terminated, for logs */
+
+        /* c2p */
+        grpc_byte_buffer *c2p_msg;
+        bool first_message_seen;
+
+        /* p2c */
+        grpc_metadata_array response_md;
+        grpc_byte_buffer *p2c_msg;
+        bool down_headers_sent; /* a SEND_INITIAL_METADATA was started on down */
+        bool down_headers_done; /* ...and completed, or never will be started */
+        bool p2c_done;          /* the runtime's last message passed on */
+
+        /* status */
+        grpc_metadata_array trailing_md;
+        grpc_status_code status;
+        grpc_slice status_details;
+        bool status_received;
+        bool status_sent;
+        int down_cancelled; /* from RECV_CLOSE_ON_SERVER */
+
+        struct crisp_tag t_new_call, t_down_closed, t_c2p_recv, t_c2p_send, t_c2p_close,
+            t_up_headers, t_up_status, t_p2c_recv, t_p2c_send, t_down_headers, t_down_status;
+};
+
+static void on_new_call(struct crisp_tag *tag, bool ok);
+static void on_down_closed(struct crisp_tag *tag, bool ok);
+static void on_c2p_recv(struct crisp_tag *tag, bool ok);
+static void on_c2p_send(struct crisp_tag *tag, bool ok);
+static void on_c2p_close(struct crisp_tag *tag, bool ok);
+static void on_up_headers(struct crisp_tag *tag, bool ok);
+static void on_up_status(struct crisp_tag *tag, bool ok);
+static void on_p2c_recv(struct crisp_tag *tag, bool ok);
+static void on_p2c_send(struct crisp_tag *tag, bool ok);
+static void on_down_headers(struct crisp_tag *tag, bool ok);
+static void on_down_status(struct crisp_tag *tag, bool ok);
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static struct relay_call *relay_call_new(struct crisp_relay_ctx *ctx)
+{
+        struct relay_call *c = calloc(1, sizeof(*c));
+        if (c == NULL)
+                return NULL;
+        c->ctx = ctx;
+        pthread_mutex_init(&c->mu, NULL);
+        grpc_call_details_init(&c->details);
+        grpc_metadata_array_init(&c->request_md);
+        grpc_metadata_array_init(&c->response_md);
+        grpc_metadata_array_init(&c->trailing_md);
+        c->status_details = grpc_empty_slice();
+        c->t_new_call.fn = on_new_call;
+        c->t_down_closed.fn = on_down_closed;
+        c->t_c2p_recv.fn = on_c2p_recv;
+        c->t_c2p_send.fn = on_c2p_send;
+        c->t_c2p_close.fn = on_c2p_close;
+        c->t_up_headers.fn = on_up_headers;
+        c->t_up_status.fn = on_up_status;
+        c->t_p2c_recv.fn = on_p2c_recv;
+        c->t_p2c_send.fn = on_p2c_send;
+        c->t_down_headers.fn = on_down_headers;
+        c->t_down_status.fn = on_down_status;
+        atomic_fetch_add(&ctx->live_calls, 1);
+        return c;
+}
+
+static void relay_call_free(struct relay_call *c)
+{
+        struct crisp_relay_ctx *ctx = c->ctx;
+        if (c->up)
+                grpc_call_unref(c->up);
+        if (c->down)
+                grpc_call_unref(c->down);
+        if (c->c2p_msg)
+                grpc_byte_buffer_destroy(c->c2p_msg);
+        if (c->p2c_msg)
+                grpc_byte_buffer_destroy(c->p2c_msg);
+        grpc_call_details_destroy(&c->details);
+        grpc_metadata_array_destroy(&c->request_md);
+        grpc_metadata_array_destroy(&c->response_md);
+        grpc_metadata_array_destroy(&c->trailing_md);
+        grpc_slice_unref(c->status_details);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        atomic_fetch_sub(&ctx->live_calls, 1);
+        if (ctx->on_call_freed)
+                ctx->on_call_freed(ctx);
+}
+
+/* Ends a completion handler: one batch fewer in flight; frees the call
+ * after the last one. Called with c->mu held; releases it. */
+static void handler_done(struct relay_call *c)
+{
+        bool last = --c->pending == 0;
+        pthread_mutex_unlock(&c->mu);
+        if (last)
+                relay_call_free(c);
+}
+
+static bool start_batch(struct relay_call *c, grpc_call *call, const grpc_op *ops, size_t n,
+                        struct crisp_tag *tag)
+{
+        c->pending++;
+        grpc_call_error e = grpc_call_start_batch(call, ops, n, tag, NULL);
+        if (e != GRPC_CALL_OK) {
+                /* Only a bug in this file gets here: ops in a wrong order or twice. */
+                c->pending--;
+                log_error("internal: grpc_call_start_batch failed (%d) method=%s", (int)e,
+                          c->method_path);
+                return false;
+        }
+        return true;
+}
+
+/* ---- answering the client ------------------------------------------------ */
+
+/* Starts the batch that ends the client's call. gRPC's server needs response
+ * headers sent before or with the status; when none were, they go in the same
+ * batch (a trailers-only response). */
+static void send_status(struct relay_call *c, grpc_status_code code, grpc_metadata_array *trailers)
+{
+        c->status_sent = true;
+        grpc_op ops[2] = {{0}};
+        size_t n = 0;
+        if (!c->down_headers_sent) {
+                c->down_headers_sent = true;
+                ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        }
+        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+        ops[n].data.send_status_from_server.status = code;
+        ops[n].data.send_status_from_server.status_details = &c->status_details;
+        if (trailers) {
+                ops[n].data.send_status_from_server.trailing_metadata_count = trailers->count;
+                ops[n].data.send_status_from_server.trailing_metadata = trailers->metadata;
+        }
+        start_batch(c, c->down, ops, n + 1, &c->t_down_status);
+}
+
+/* Answers the client with crisp's own status; the runtime never sees the call. */
+static void reject(struct relay_call *c, grpc_status_code code, const char *details)
+{
+        if (c->status_sent)
+                return;
+        grpc_slice_unref(c->status_details);
+        c->status_details = grpc_slice_from_copied_string(details);
+        send_status(c, code, NULL);
+}
+
+/* Passes the runtime's status on once everything before it has been. */
+static void maybe_send_status(struct relay_call *c)
+{
+        if (c->status_sent || !c->status_received || !c->p2c_done || !c->down_headers_done)
+                return;
+        send_status(c, c->status, &c->trailing_md);
+}
+
+/* ---- opening the call to the runtime ---------------------------------------- */
+
+static bool open_upstream(struct relay_call *c)
+{
+        struct crisp_relay_ctx *ctx = c->ctx;
+        c->up = grpc_channel_create_call(ctx->upstream, c->down, GRPC_PROPAGATE_DEFAULTS, ctx->cq,
+                                         c->details.method, NULL, c->details.deadline, NULL);
+        if (c->up == NULL) {
+                log_error("could not open the call to the runtime method=%s", c->method_path);
+                reject(c, GRPC_STATUS_INTERNAL, "crisp: could not open the call to the runtime");
+                return false;
+        }
+
+        grpc_op status_op = {0};
+        status_op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+        status_op.data.recv_status_on_client.trailing_metadata = &c->trailing_md;
+        status_op.data.recv_status_on_client.status = &c->status;
+        status_op.data.recv_status_on_client.status_details = &c->status_details;
+        start_batch(c, c->up, &status_op, 1, &c->t_up_status);
+
+        grpc_op ops[2] = {{0}};
+        ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[0].data.send_initial_metadata.count = c->request_md.count;
+        ops[0].data.send_initial_metadata.metadata = c->request_md.metadata;
+        ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[1].data.recv_initial_metadata.recv_initial_metadata = &c->response_md;
+        start_batch(c, c->up, ops, 2, &c->t_up_headers);
+        return true;
+}
+
+/* ---- c2p: client to runtime ------------------------------------------------- */
+
+static void c2p_receive(struct relay_call *c)
+{
+        grpc_op op = {0};
+        op.op = GRPC_OP_RECV_MESSAGE;
+        op.data.recv_message.recv_message = &c->c2p_msg;
+        start_batch(c, c->down, &op, 1, &c->t_c2p_recv);
+}
+
+/* Reads a whole byte buffer into one contiguous slice. */
+static grpc_slice read_all(grpc_byte_buffer *bb)
+{
+        grpc_byte_buffer_reader reader;
+        if (!grpc_byte_buffer_reader_init(&reader, bb))
+                return grpc_empty_slice();
+        grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
+        grpc_byte_buffer_reader_destroy(&reader);
+        return s;
+}
+
+/* Applies the seccomp rule to the first request message. Returns false when
+ * the call was answered with an error instead. */
+static bool rewrite_first_message(struct relay_call *c)
+{
+        grpc_slice in = read_all(c->c2p_msg);
+        struct crisp_rewrite_result res;
+        _cleanup_error_ crisp_error *err = NULL;
+        int r = crisp_rewrite_request(c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
+                                      &c->ctx->rewrite, &res, &err);
+        grpc_slice_unref(in);
+        if (r < 0) {
+                log_warn("rejected method=%s code=INVALID_ARGUMENT reason=\"%s\"", c->method_path,
+                         err->msg);
+                char details[512];
+                snprintf(details, sizeof(details), "crisp: %s; not forwarded to the runtime",
+                         err->msg);
+                reject(c, GRPC_STATUS_INVALID_ARGUMENT, details);
+                return false;
+        }
+        if (res.changed) {
+                /* Hand the new bytes to gRPC without a copy; it frees them. */
+                grpc_slice out = grpc_slice_new(res.bytes, res.len, free);
+                res.bytes = NULL;
+                grpc_byte_buffer_destroy(c->c2p_msg);
+                c->c2p_msg = grpc_raw_byte_buffer_create(&out, 1);
+                grpc_slice_unref(out);
+                crisp_rewrite_result_log(&res, c->method_path);
+        } else {
+                log_debug("unchanged method=%s pod=%s/%s container=%s", c->method_path,
+                          res.pod_namespace, res.pod_name, res.container[0] ? res.container : "-");
+        }
+        crisp_rewrite_result_release(&res);
+        return true;
+}
+
+static void on_c2p_recv(struct crisp_tag *tag, bool ok)
+{
+        struct relay_call *c = container_of(tag, struct relay_call, t_c2p_recv);
+        pthread_mutex_lock(&c->mu);
+
+        if (!ok) {
+                /* The client's side of the call broke (cancelled or finished). When
+                 * the runtime was never called, crisp must still close the call. */
+                if (c->up == NULL)
+                        reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
+        } else if (c->c2p_msg == NULL) {
+                /* The client half-closed. */
+                if (c->up == NULL && !c->status_sent)
+                        open_upstream(c); /* a rewritten method sent with no message */
+                if (c->up != NULL) {
+                        grpc_op op = {0};
+                        op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+                        start_batch(c, c->up, &op, 1, &c->t_c2p_close);
+                }
+        } else {
+                bool forward = true;
+                if (!c->first_message_seen && c->method != CRISP_METHOD_OTHER) {
+                        forward = rewrite_first_message(c) && open_upstream(c);
+                }
+                c->first_message_seen = true;
+                if (forward) {
+                        grpc_op op = {0};
+                        op.op = GRPC_OP_SEND_MESSAGE;
+                        op.data.send_message.send_message = c->c2p_msg;
+                        forward = start_batch(c, c->up, &op, 1, &c->t_c2p_send);
+                }
+                if (!forward) {
+                        grpc_byte_buffer_destroy(c->c2p_msg);
+                        c->c2p_msg = NULL;
+                }
+        }
+        handler_done(c);
+}
+
+static void on_c2p_send(struct crisp_tag *tag, bool ok)
+{
+        struct relay_call *c = container_of(tag, struct relay_call, t_c2p_send);
+        pthread_mutex_lock(&c->mu);
+        grpc_byte_buffer_destroy(c->c2p_msg);
+        c->c2p_msg = NULL;
+        /* A failed send means the runtime's side is over; its status will come. */
+        if (ok)
+                c2p_receive(c);
+        handler_done(c);
+}
+
+static void on_c2p_close(struct crisp_tag *tag, bool ok)
+{
+        (void)ok;
+        struct relay_call *c = container_of(tag, struct relay_call, t_c2p_close);
+        pthread_mutex_lock(&c->mu);
+        handler_done(c);
+}
+
+/* ---- p2c: runtime to client --------------------------------------------------- */
+
+static void p2c_receive(struct relay_call *c)
+{
+        grpc_op op = {0};
+        op.op = GRPC_OP_RECV_MESSAGE;
+        op.data.recv_message.recv_message = &c->p2c_msg;
+        if (!start_batch(c, c->up, &op, 1, &c->t_p2c_recv))
+                c->p2c_done = true;
+}
+
+static void on_up_headers(struct crisp_tag *tag, bool ok)
+{
+        struct relay_call *c = container_of(tag, struct relay_call, t_up_headers);
+        pthread_mutex_lock(&c->mu);
+        if (ok && !c->status_sent) {
+                c->down_headers_sent = true;
+                grpc_op op = {0};
+                op.op = GRPC_OP_SEND_INITIAL_METADATA;
+                op.data.send_initial_metadata.count = c->response_md.count;
+                op.data.send_initial_metadata.metadata = c->response_md.metadata;
+                if (!start_batch(c, c->down, &op, 1, &c->t_down_headers))
+                        c->down_headers_done = true;
+                p2c_receive(c);
+        } else {
+                /* The call failed before any response header (runtime down, say):
+                 * the status alone answers the client (send_status adds headers). */
+                c->down_headers_done = true;
+                c->p2c_done = true;
+                maybe_send_status(c);
+        }
+        handler_done(c);
+}
+
+static void on_down_headers(struct crisp_tag *tag, bool ok)
+{
+        (void)ok;
+        struct relay_call *c = container_of(tag, struct relay_call, t_down_headers);
+        pthread_mutex_lock(&c->mu);
+        c->down_headers_done = true;
+        maybe_send_status(c);
+        handler_done(c);
+}
+
+static void on_p2c_recv(struct crisp_tag *tag, bool ok)
+{
+        struct relay_call *c = container_of(tag, struct relay_call, t_p2c_recv);
+        pthread_mutex_lock(&c->mu);
+        if (!ok || c->p2c_msg == NULL) {
+                c->p2c_done = true; /* the runtime sent its last message */
+                maybe_send_status(c);
+        } else {
+                grpc_op op = {0};
+                op.op = GRPC_OP_SEND_MESSAGE;
+                op.data.send_message.send_message = c->p2c_msg;
+                if (!start_batch(c, c->down, &op, 1, &c->t_p2c_send)) {
+                        c->p2c_done = true;
+                        maybe_send_status(c);
+                }
+        }
+        handler_done(c);
+}
+
+static void on_p2c_send(struct crisp_tag *tag, bool ok)
+{
+        struct relay_call *c = container_of(tag, struct relay_call, t_p2c_send);
+        pthread_mutex_lock(&c->mu);
+        grpc_byte_buffer_destroy(c->p2c_msg);
+        c->p2c_msg = NULL;
+        if (ok) {
+                p2c_receive(c);
+        } else {
+                /* The client is gone: stop the runtime's side too. */
+                c->p2c_done = true;
+                grpc_call_cancel(c->up, NULL);
+                maybe_send_status(c);
+        }
+        handler_done(c);
+}
+
+/* ---- status ----------------------------------------------------------------------- */
+
+static void on_up_status(struct crisp_tag *tag, bool ok)
+{
+        (void)ok; /* RECV_STATUS_ON_CLIENT always yields a status */
+        struct relay_call *c = container_of(tag, struct relay_call, t_up_status);
+        pthread_mutex_lock(&c->mu);
+        c->status_received = true;
+        if (c->status != GRPC_STATUS_OK && crisp_log_enabled(CRISP_LOG_DEBUG)) {
+                log_debug("runtime answered method=%s code=%d", c->method_path, (int)c->status);
+        }
+        maybe_send_status(c);
+        handler_done(c);
+}
+
+static void on_down_status(struct crisp_tag *tag, bool ok)
+{
+        (void)ok; /* not ok: the client had gone; nothing more to do */
+        struct relay_call *c = container_of(tag, struct relay_call, t_down_status);
+        pthread_mutex_lock(&c->mu);
+        handler_done(c);
+}
+
+static void on_down_closed(struct crisp_tag *tag, bool ok)
+{
+        (void)ok;
+        struct relay_call *c = container_of(tag, struct relay_call, t_down_closed);
+        pthread_mutex_lock(&c->mu);
+        if (c->down_cancelled && crisp_log_enabled(CRISP_LOG_DEBUG))
+                log_debug("client cancelled method=%s", c->method_path);
+        handler_done(c);
+}
+
+/* ---- a new call ---------------------------------------------------------------- */
+
+int crisp_relay_await_call(struct crisp_relay_ctx *ctx)
+{
+        struct relay_call *c = relay_call_new(ctx);
+        if (c == NULL) {
+                log_error("out of memory: cannot take more calls");
+                return -ENOMEM;
+        }
+        c->pending = 1; /* the request itself */
+        grpc_call_error e = grpc_server_request_call(
+            ctx->server, &c->down, &c->details, &c->request_md, ctx->cq, ctx->cq, &c->t_new_call);
+        if (e != GRPC_CALL_OK) {
+                c->pending = 0;
+                relay_call_free(c);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void on_new_call(struct crisp_tag *tag, bool ok)
+{
+        struct relay_call *c = container_of(tag, struct relay_call, t_new_call);
+        struct crisp_relay_ctx *ctx = c->ctx;
+        if (!ok) {
+                /* The server is shutting down: no call came, and no more will. */
+                pthread_mutex_lock(&c->mu);
+                handler_done(c);
+                return;
+        }
+        /* Be ready for the next call before serving this one. */
+        crisp_relay_await_call(ctx);
+
+        pthread_mutex_lock(&c->mu);
+        size_t len = GRPC_SLICE_LENGTH(c->details.method);
+        const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
+        snprintf(c->method_path, sizeof(c->method_path), "%.*s", (int)len, path);
+        c->method = ctx->rewrite_enabled ? crisp_method_classify(path, len) : CRISP_METHOD_OTHER;
+
+        grpc_op op = {0};
+        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        op.data.recv_close_on_server.cancelled = &c->down_cancelled;
+        start_batch(c, c->down, &op, 1, &c->t_down_closed);
+
+        /* A call crisp may rewrite waits for its request before the runtime is
+         * called; every other call is opened at once, so streams whose client
+         * waits for the server's headers work. */
+        if (c->method == CRISP_METHOD_OTHER)
+                open_upstream(c);
+        c2p_receive(c);
+        handler_done(c);
+}

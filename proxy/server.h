@@ -1,0 +1,28 @@
+/* crisp's gRPC side: the server on the listening socket, the channel to the
+ * runtime, the completion queue and the threads that drain it. */
+#ifndef CRISP_SERVER_H
+#define CRISP_SERVER_H
+
+#include "error.h"
+#include "options.h"
+
+struct crisp_server;
+
+/* Starts serving. `on_stopped` is called once, from a queue thread, when a
+ * shutdown has finished: every call answered and released. */
+int crisp_server_start(const struct crisp_options *opts, void (*on_stopped)(void *arg), void *arg,
+                       struct crisp_server **out, crisp_error **err);
+
+/* Stops accepting calls and connections; calls in flight go on. */
+void crisp_server_begin_shutdown(struct crisp_server *s);
+
+/* Cancels every call still in flight (the grace period is over). */
+void crisp_server_cancel_all(struct crisp_server *s);
+
+/* Calls in flight now (approximate; for logs). */
+long crisp_server_calls_in_flight(struct crisp_server *s);
+
+/* Joins the threads and frees everything. Only after on_stopped. */
+void crisp_server_destroy(struct crisp_server *s);
+
+#endif

@@ -1,0 +1,193 @@
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+        OPT_LISTEN = 256,
+        OPT_RUNTIME_ENDPOINT,
+        OPT_NO_DEFAULT,
+        OPT_AMBIGUOUS,
+        OPT_MAX_MESSAGE_SIZE,
+        OPT_SOCKET_MODE,
+        OPT_SHUTDOWN_GRACE,
+        OPT_THREADS,
+        OPT_LOG_LEVEL,
+        OPT_HELP,
+        OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"runtime-endpoint", required_argument, NULL, OPT_RUNTIME_ENDPOINT},
+    {"no-default", no_argument, NULL, OPT_NO_DEFAULT},
+    {"ambiguous-unconfined", required_argument, NULL, OPT_AMBIGUOUS},
+    {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE_SIZE},
+    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+    {"shutdown-grace-period", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+void crisp_options_usage(FILE *out)
+{
+        fputs("usage: crisp --listen PATH --runtime-endpoint PATH [options]\n"
+              "\n"
+              "A CRI proxy: serves the CRI on --listen, relays every call to the runtime, and\n"
+              "defaults seccomp profiles left empty to RuntimeDefault, as the kubelet's\n"
+              "SeccompDefault would.\n"
+              "\n"
+              "  --listen PATH                 unix socket to serve on (unix:///path or /path)\n"
+              "  --runtime-endpoint PATH       the runtime's socket (unix:///path or /path)\n"
+              "  --ambiguous-unconfined POLICY runtime-default (default) or keep: what to do with\n"
+              "                                an empty path and Unconfined field, which kubelet\n"
+              "                                >= 1.28 sends for both nothing set and explicit\n"
+              "                                Unconfined\n"
+              "  --no-default                  relay only, never rewrite (pass-through)\n"
+              "  --max-message-size BYTES      largest message either way (default 16777216)\n"
+              "  --socket-mode OCTAL           mode of the listening socket (default 0660)\n"
+              "  --shutdown-grace-period SECS  on SIGTERM, time in-flight calls get to finish\n"
+              "                                before they are cancelled (default 10)\n"
+              "  --threads N                   threads serving calls (default 2)\n"
+              "  --log-level LEVEL             error, warn, info (default) or debug\n"
+              "  --help                        print this help\n"
+              "  --version                     print the version\n",
+              out);
+}
+
+int crisp_endpoint_to_path(const char *endpoint, char *path, size_t size, crisp_error **err)
+{
+        const char *p = endpoint;
+        if (strncmp(p, "unix://", 7) == 0)
+                p += 7;
+        else if (strstr(p, "://") != NULL)
+                return crisp_error_set(
+                    err, EINVAL, "'%s': only unix sockets are supported (unix:///path or /path)",
+                    endpoint);
+        if (p[0] != '/')
+                return crisp_error_set(err, EINVAL, "'%s': the socket path must be absolute",
+                                       endpoint);
+        if (strlen(p) >= size)
+                return crisp_error_set(err, ENAMETOOLONG,
+                                       "'%s': a unix socket path is at most %zu bytes", endpoint,
+                                       size - 1);
+        strcpy(path, p);
+        return 0;
+}
+
+static int parse_long(const char *flag, const char *arg, int base, long min, long max, long *out,
+                      crisp_error **err)
+{
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(arg, &end, base);
+        if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
+                return crisp_error_set(err, EINVAL, "--%s: '%s' is not a number from %ld to %ld",
+                                       flag, arg, min, max);
+        *out = v;
+        return 0;
+}
+
+int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp_error **err)
+{
+        memset(opts, 0, sizeof(*opts));
+        opts->ambiguous = CRISP_AMBIGUOUS_RUNTIME_DEFAULT;
+        opts->max_message_size = CRISP_DEFAULT_MAX_MESSAGE_SIZE;
+        opts->socket_mode = CRISP_DEFAULT_SOCKET_MODE;
+        opts->shutdown_grace_ms = CRISP_DEFAULT_SHUTDOWN_GRACE_MS;
+        opts->threads = CRISP_DEFAULT_THREADS;
+        opts->log_level = CRISP_LOG_INFO;
+
+        optind = 0; /* reset getopt: parse may run more than once (tests) */
+        opterr = 0; /* we report errors ourselves, in one line */
+        int c, r;
+        long v;
+        while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+                switch (c) {
+                case OPT_LISTEN:
+                        r = crisp_endpoint_to_path(optarg, opts->listen, sizeof(opts->listen), err);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_RUNTIME_ENDPOINT:
+                        r = crisp_endpoint_to_path(optarg, opts->runtime_endpoint,
+                                                   sizeof(opts->runtime_endpoint), err);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_NO_DEFAULT:
+                        opts->no_default = true;
+                        break;
+                case OPT_AMBIGUOUS:
+                        if (crisp_ambiguous_policy_parse(optarg, &opts->ambiguous) < 0)
+                                return crisp_error_set(err, EINVAL,
+                                                       "--ambiguous-unconfined: '%s' is not "
+                                                       "runtime-default or keep",
+                                                       optarg);
+                        break;
+                case OPT_MAX_MESSAGE_SIZE:
+                        r = parse_long("max-message-size", optarg, 10, 1024, INT_MAX, &v, err);
+                        if (r < 0)
+                                return r;
+                        opts->max_message_size = (size_t)v;
+                        break;
+                case OPT_SOCKET_MODE:
+                        r = parse_long("socket-mode", optarg, 8, 0, 0777, &v, err);
+                        if (r < 0)
+                                return r;
+                        opts->socket_mode = (mode_t)v;
+                        break;
+                case OPT_SHUTDOWN_GRACE:
+                        r = parse_long("shutdown-grace-period", optarg, 10, 0, 3600, &v, err);
+                        if (r < 0)
+                                return r;
+                        opts->shutdown_grace_ms = v * 1000;
+                        break;
+                case OPT_THREADS:
+                        r = parse_long("threads", optarg, 10, 1, 64, &v, err);
+                        if (r < 0)
+                                return r;
+                        opts->threads = (int)v;
+                        break;
+                case OPT_LOG_LEVEL:
+                        if (crisp_log_parse_level(optarg, &opts->log_level) < 0)
+                                return crisp_error_set(err, EINVAL,
+                                                       "--log-level: '%s' is not error, warn, info "
+                                                       "or debug",
+                                                       optarg);
+                        break;
+                case OPT_HELP:
+                        opts->show_help = true;
+                        break;
+                case OPT_VERSION:
+                        opts->show_version = true;
+                        break;
+                case ':':
+                        return crisp_error_set(err, EINVAL, "%s needs a value", argv[optind - 1]);
+                default:
+                        if (optopt != 0 && optopt < 256)
+                                return crisp_error_set(err, EINVAL, "unknown flag -%c", optopt);
+                        return crisp_error_set(err, EINVAL, "unknown flag %s", argv[optind - 1]);
+                }
+        }
+        if (opts->show_help || opts->show_version)
+                return CRISP_OPTIONS_EXIT_OK;
+        if (optind < argc)
+                return crisp_error_set(err, EINVAL, "unexpected argument '%s'", argv[optind]);
+        if (opts->listen[0] == '\0')
+                return crisp_error_set(err, EINVAL, "--listen is required");
+        if (opts->runtime_endpoint[0] == '\0')
+                return crisp_error_set(err, EINVAL, "--runtime-endpoint is required");
+        if (strcmp(opts->listen, opts->runtime_endpoint) == 0)
+                return crisp_error_set(err, EINVAL,
+                                       "--listen and --runtime-endpoint are the same socket (%s)",
+                                       opts->listen);
+        return CRISP_OPTIONS_RUN;
+}

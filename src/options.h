@@ -1,0 +1,49 @@
+/* crisp's command line. Flag names follow the kubelet's and containerd's. */
+#ifndef CRISP_OPTIONS_H
+#define CRISP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "log.h"
+#include "seccomp_default.h"
+
+#define CRISP_DEFAULT_MAX_MESSAGE_SIZE  (16 * 1024 * 1024) /* the kubelet's CRI client limit */
+#define CRISP_DEFAULT_SOCKET_MODE       0660
+#define CRISP_DEFAULT_SHUTDOWN_GRACE_MS 10000
+#define CRISP_DEFAULT_THREADS           2
+
+struct crisp_options {
+        char listen[108];           /* unix socket path crisp serves on (sun_path size) */
+        char runtime_endpoint[108]; /* unix socket path of the real runtime */
+        bool no_default;            /* pure pass-through */
+        enum crisp_ambiguous_policy ambiguous;
+        size_t max_message_size;
+        mode_t socket_mode;
+        long shutdown_grace_ms;
+        int threads;
+        enum crisp_log_level log_level;
+
+        bool show_help;
+        bool show_version;
+};
+
+enum crisp_options_result {
+        CRISP_OPTIONS_RUN = 0,
+        CRISP_OPTIONS_EXIT_OK, /* --help or --version was printed */
+};
+
+/* Parses argv. Returns CRISP_OPTIONS_RUN or CRISP_OPTIONS_EXIT_OK, or a
+ * negative value with *err saying which flag is wrong and why. */
+int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp_error **err);
+
+/* Turns "unix:///run/x.sock" or "/run/x.sock" into "/run/x.sock", as the
+ * kubelet accepts both. Rejects other schemes and relative paths. */
+int crisp_endpoint_to_path(const char *endpoint, char *path, size_t size, crisp_error **err);
+
+void crisp_options_usage(FILE *out);
+
+#endif

@@ -1,0 +1,280 @@
+#include "rewrite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri.pb-c.h"
+#include "log.h"
+
+typedef Crisp__Cri__SecurityProfile SecurityProfile;
+
+/* ---- methods ------------------------------------------------------------ */
+
+static const struct {
+        const char *path;
+        enum crisp_method method;
+} rewritten_methods[] = {
+    {"/runtime.v1.RuntimeService/RunPodSandbox", CRISP_METHOD_RUN_POD_SANDBOX},
+    {"/runtime.v1.RuntimeService/CreateContainer", CRISP_METHOD_CREATE_CONTAINER},
+    {"/runtime.v1alpha2.RuntimeService/RunPodSandbox", CRISP_METHOD_RUN_POD_SANDBOX},
+    {"/runtime.v1alpha2.RuntimeService/CreateContainer", CRISP_METHOD_CREATE_CONTAINER},
+};
+
+enum crisp_method crisp_method_classify(const char *path, size_t len)
+{
+        for (size_t i = 0; i < sizeof(rewritten_methods) / sizeof(rewritten_methods[0]); i++) {
+                const char *want = rewritten_methods[i].path;
+                if (strlen(want) == len && memcmp(want, path, len) == 0)
+                        return rewritten_methods[i].method;
+        }
+        return CRISP_METHOD_OTHER;
+}
+
+const char *crisp_method_name(enum crisp_method method)
+{
+        switch (method) {
+        case CRISP_METHOD_RUN_POD_SANDBOX:
+                return "RunPodSandbox";
+        case CRISP_METHOD_CREATE_CONTAINER:
+                return "CreateContainer";
+        case CRISP_METHOD_OTHER:
+                break;
+        }
+        return "other";
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* Copies a string from the request into a log-safe buffer: whatever a pod
+ * author put in a name must not forge or break a log line. */
+static void copy_for_log(char *dst, size_t size, const char *src)
+{
+        size_t n = 0;
+        for (; src && *src && n + 1 < size; src++) {
+                unsigned char c = (unsigned char)*src;
+                dst[n++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+        }
+        dst[n] = '\0';
+}
+
+static enum crisp_profile_field field_of(const SecurityProfile *sp)
+{
+        if (sp == NULL)
+                return CRISP_FIELD_ABSENT;
+        switch (sp->profile_type) {
+        case CRISP__CRI__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault:
+                return CRISP_FIELD_RUNTIME_DEFAULT;
+        case CRISP__CRI__SECURITY_PROFILE__PROFILE_TYPE__Unconfined:
+                return CRISP_FIELD_UNCONFINED;
+        case CRISP__CRI__SECURITY_PROFILE__PROFILE_TYPE__Localhost:
+                return CRISP_FIELD_LOCALHOST;
+        default:
+                return CRISP_FIELD_UNKNOWN_TYPE;
+        }
+}
+
+static void describe(char *dst, size_t size, const char *path, const SecurityProfile *sp)
+{
+        char safe_path[128], safe_ref[128];
+        copy_for_log(safe_path, sizeof(safe_path), path);
+        copy_for_log(safe_ref, sizeof(safe_ref), sp ? sp->localhost_ref : NULL);
+        if (sp && sp->profile_type == CRISP__CRI__SECURITY_PROFILE__PROFILE_TYPE__Localhost)
+                snprintf(dst, size, "Localhost:%s path='%s'", safe_ref, safe_path);
+        else
+                snprintf(dst, size, "%s path='%s'", crisp_profile_field_name(field_of(sp)),
+                         safe_path);
+}
+
+/* protobuf-c leaves an unset proto3 string pointing at this shared constant;
+ * it must never be freed. */
+static void free_string(char *s)
+{
+        if (s != NULL && s != protobuf_c_empty_string)
+                free(s);
+}
+
+/* Applies the rule to one security context, given pointers to its two
+ * seccomp members. Messages created here use malloc, the allocator
+ * protobuf-c's free_unpacked releases them with. */
+static int apply_rule(const char *context, char **path, SecurityProfile **field,
+                      const struct crisp_rewrite_options *opts, struct crisp_rewrite_result *res,
+                      crisp_error **err)
+{
+        const char *why = NULL;
+        enum crisp_seccomp_action action =
+            crisp_seccomp_decide(*path, field_of(*field), opts->ambiguous, &why);
+        if (action == CRISP_KEEP)
+                return 0;
+
+        struct crisp_seccomp_change *change = &res->changes[res->n_changes];
+        change->context = context;
+        change->why = why;
+        describe(change->before, sizeof(change->before), *path, *field);
+
+        /* F := exactly {RuntimeDefault}: a fresh message, so neither a stale
+         * localhost_ref nor anything else of the old value survives. */
+        SecurityProfile *runtime_default = malloc(sizeof(*runtime_default));
+        if (runtime_default == NULL)
+                return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
+        crisp__cri__security_profile__init(runtime_default);
+
+        if (action == CRISP_DEFAULT_BOTH) {
+                char *p = strdup(CRISP_RUNTIME_DEFAULT_PATH);
+                if (p == NULL) {
+                        free(runtime_default);
+                        return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
+                }
+                free_string(*path);
+                *path = p;
+        }
+        if (*field != NULL)
+                crisp__cri__security_profile__free_unpacked(*field, NULL);
+        *field = runtime_default;
+
+        describe(change->after, sizeof(change->after), *path, *field);
+        res->n_changes++;
+        return 0;
+}
+
+static void note_pod(struct crisp_rewrite_result *res, const Crisp__Cri__PodSandboxConfig *cfg)
+{
+        if (cfg == NULL || cfg->metadata == NULL)
+                return;
+        copy_for_log(res->pod_namespace, sizeof(res->pod_namespace), cfg->metadata->namespace_);
+        copy_for_log(res->pod_name, sizeof(res->pod_name), cfg->metadata->name);
+        copy_for_log(res->pod_uid, sizeof(res->pod_uid), cfg->metadata->uid);
+}
+
+/* The sandbox context, in RunPodSandbox.config or CreateContainer.sandbox_config.
+ * No `linux` block means a Windows pod: left alone. A Linux pod without a
+ * security context has nothing set, the same as an empty one. */
+static int apply_to_sandbox(const char *context, Crisp__Cri__PodSandboxConfig *cfg,
+                            const struct crisp_rewrite_options *opts,
+                            struct crisp_rewrite_result *res, crisp_error **err)
+{
+        if (cfg == NULL || cfg->linux == NULL)
+                return 0;
+        Crisp__Cri__LinuxPodSandboxConfig *linux = cfg->linux;
+        if (linux->security_context == NULL) {
+                Crisp__Cri__LinuxSandboxSecurityContext *sc = malloc(sizeof(*sc));
+                if (sc == NULL)
+                        return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
+                crisp__cri__linux_sandbox_security_context__init(sc);
+                linux->security_context = sc;
+        }
+        return apply_rule(context, &linux->security_context->seccomp_profile_path,
+                          &linux->security_context->seccomp, opts, res, err);
+}
+
+static int apply_to_container(Crisp__Cri__ContainerConfig *cfg,
+                              const struct crisp_rewrite_options *opts,
+                              struct crisp_rewrite_result *res, crisp_error **err)
+{
+        if (cfg == NULL || cfg->linux == NULL)
+                return 0;
+        Crisp__Cri__LinuxContainerConfig *linux = cfg->linux;
+        if (linux->security_context == NULL) {
+                Crisp__Cri__LinuxContainerSecurityContext *sc = malloc(sizeof(*sc));
+                if (sc == NULL)
+                        return crisp_error_set(err, ENOMEM, "container: out of memory");
+                crisp__cri__linux_container_security_context__init(sc);
+                linux->security_context = sc;
+        }
+        return apply_rule("container", &linux->security_context->seccomp_profile_path,
+                          &linux->security_context->seccomp, opts, res, err);
+}
+
+/* Re-encodes `msg` into res->bytes when any context changed. */
+static int encode_if_changed(const ProtobufCMessage *msg, struct crisp_rewrite_result *res,
+                             const char *method, crisp_error **err)
+{
+        if (res->n_changes == 0)
+                return 0;
+        size_t len = protobuf_c_message_get_packed_size(msg);
+        uint8_t *bytes = malloc(len ? len : 1);
+        if (bytes == NULL)
+                return crisp_error_set(err, ENOMEM, "%s: out of memory re-encoding %zu bytes",
+                                       method, len);
+        protobuf_c_message_pack(msg, bytes);
+        res->bytes = bytes;
+        res->len = len;
+        res->changed = true;
+        return 0;
+}
+
+/* ---- entry point ------------------------------------------------------------ */
+
+int crisp_rewrite_request(enum crisp_method method, const uint8_t *data, size_t len,
+                          const struct crisp_rewrite_options *opts,
+                          struct crisp_rewrite_result *out, crisp_error **err)
+{
+        memset(out, 0, sizeof(*out));
+        int r = 0;
+
+        switch (method) {
+        case CRISP_METHOD_RUN_POD_SANDBOX: {
+                Crisp__Cri__RunPodSandboxRequest *req =
+                    crisp__cri__run_pod_sandbox_request__unpack(NULL, len, data);
+                if (req == NULL)
+                        return crisp_error_set(
+                            err, EINVAL,
+                            "RunPodSandbox: the request (%zu bytes) does not decode "
+                            "as a RunPodSandboxRequest",
+                            len);
+                note_pod(out, req->config);
+                r = apply_to_sandbox("sandbox", req->config, opts, out, err);
+                if (r == 0)
+                        r = encode_if_changed(&req->base, out, "RunPodSandbox", err);
+                crisp__cri__run_pod_sandbox_request__free_unpacked(req, NULL);
+                break;
+        }
+        case CRISP_METHOD_CREATE_CONTAINER: {
+                Crisp__Cri__CreateContainerRequest *req =
+                    crisp__cri__create_container_request__unpack(NULL, len, data);
+                if (req == NULL)
+                        return crisp_error_set(err, EINVAL,
+                                               "CreateContainer: the request (%zu bytes) does not "
+                                               "decode as a CreateContainerRequest",
+                                               len);
+                note_pod(out, req->sandbox_config);
+                if (req->config && req->config->metadata)
+                        copy_for_log(out->container, sizeof(out->container),
+                                     req->config->metadata->name);
+                r = apply_to_container(req->config, opts, out, err);
+                if (r == 0)
+                        r = apply_to_sandbox("sandbox_config", req->sandbox_config, opts, out, err);
+                if (r == 0)
+                        r = encode_if_changed(&req->base, out, "CreateContainer", err);
+                crisp__cri__create_container_request__free_unpacked(req, NULL);
+                break;
+        }
+        case CRISP_METHOD_OTHER:
+                return crisp_error_set(err, EINVAL, "not a method crisp rewrites");
+        }
+
+        if (r < 0)
+                crisp_rewrite_result_release(out);
+        return r;
+}
+
+void crisp_rewrite_result_release(struct crisp_rewrite_result *r)
+{
+        free(r->bytes);
+        r->bytes = NULL;
+        r->len = 0;
+        r->changed = false;
+}
+
+void crisp_rewrite_result_log(const struct crisp_rewrite_result *r, const char *method_path)
+{
+        for (size_t i = 0; i < r->n_changes; i++) {
+                const struct crisp_seccomp_change *c = &r->changes[i];
+                log_info("seccomp defaulted method=%s pod=%s/%s uid=%s container=%s context=%s "
+                         "before=\"%s\" after=\"%s\" reason=\"%s\"",
+                         method_path, r->pod_namespace, r->pod_name, r->pod_uid,
+                         r->container[0] ? r->container : "-", c->context, c->before, c->after,
+                         c->why);
+        }
+}
