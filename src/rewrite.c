@@ -59,16 +59,25 @@ static void copy_for_log(char *dst, size_t size, const char *src)
         dst[n] = '\0';
 }
 
+/* The CRI's ProfileType values (api/cri.proto keeps them as an int32). */
+enum { PROFILE_RUNTIME_DEFAULT = 0, PROFILE_UNCONFINED = 1, PROFILE_LOCALHOST = 2 };
+
+static int32_t profile_type_of(const SecurityProfile *sp)
+{
+        /* Not on the wire means the enum's zero value, RuntimeDefault. */
+        return sp->has_profile_type ? sp->profile_type : PROFILE_RUNTIME_DEFAULT;
+}
+
 static enum crisp_profile_field field_of(const SecurityProfile *sp)
 {
         if (sp == NULL)
                 return CRISP_FIELD_ABSENT;
-        switch (sp->profile_type) {
-        case CRISP__CRI__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault:
+        switch (profile_type_of(sp)) {
+        case PROFILE_RUNTIME_DEFAULT:
                 return CRISP_FIELD_RUNTIME_DEFAULT;
-        case CRISP__CRI__SECURITY_PROFILE__PROFILE_TYPE__Unconfined:
+        case PROFILE_UNCONFINED:
                 return CRISP_FIELD_UNCONFINED;
-        case CRISP__CRI__SECURITY_PROFILE__PROFILE_TYPE__Localhost:
+        case PROFILE_LOCALHOST:
                 return CRISP_FIELD_LOCALHOST;
         default:
                 return CRISP_FIELD_UNKNOWN_TYPE;
@@ -80,19 +89,11 @@ static void describe(char *dst, size_t size, const char *path, const SecurityPro
         char safe_path[128], safe_ref[128];
         copy_for_log(safe_path, sizeof(safe_path), path);
         copy_for_log(safe_ref, sizeof(safe_ref), sp ? sp->localhost_ref : NULL);
-        if (sp && sp->profile_type == CRISP__CRI__SECURITY_PROFILE__PROFILE_TYPE__Localhost)
+        if (sp && profile_type_of(sp) == PROFILE_LOCALHOST)
                 snprintf(dst, size, "Localhost:%s path='%s'", safe_ref, safe_path);
         else
                 snprintf(dst, size, "%s path='%s'", crisp_profile_field_name(field_of(sp)),
                          safe_path);
-}
-
-/* protobuf-c leaves an unset proto3 string pointing at this shared constant;
- * it must never be freed. */
-static void free_string(char *s)
-{
-        if (s != NULL && s != protobuf_c_empty_string)
-                free(s);
 }
 
 /* Applies the rule to one security context, given pointers to its two
@@ -113,8 +114,10 @@ static int apply_rule(const char *context, char **path, SecurityProfile **field,
         change->why = why;
         describe(change->before, sizeof(change->before), *path, *field);
 
-        /* F := exactly {RuntimeDefault}: a fresh message, so neither a stale
-         * localhost_ref nor anything else of the old value survives. */
+        /* F := exactly {RuntimeDefault}: a fresh, empty message (RuntimeDefault
+         * is the zero value, so it goes on the wire as `seccomp {}`, as the
+         * kubelet sends it); neither a stale localhost_ref nor anything else
+         * of the old value survives. */
         SecurityProfile *runtime_default = malloc(sizeof(*runtime_default));
         if (runtime_default == NULL)
                 return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
@@ -126,7 +129,7 @@ static int apply_rule(const char *context, char **path, SecurityProfile **field,
                         free(runtime_default);
                         return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
                 }
-                free_string(*path);
+                free(*path); /* an absent proto2 string is NULL */
                 *path = p;
         }
         if (*field != NULL)

@@ -42,14 +42,17 @@ static const struct rule {
         enum outcome then;
         const char *why;
 } rules[] = {
-    /* P             F             crisp forwards   because */
-    {P_EMPTY, F_ABSENT, DEFAULT_BOTH, "nothing set (old kubelet, crictl, other clients)"},
-    {P_EMPTY, F_UNCONFINED, BY_POLICY, "nothing set, or explicit Unconfined from kubelet >= 1.28"},
-    {P_UNCONFINED, F_UNCONFINED, KEEP, "explicit Unconfined"},
-    {P_UNCONFINED, F_ABSENT, KEEP, "explicit Unconfined"},
-    {P_OTHER, F_UNCONFINED, DEFAULT_FIELD, "static-pod annotation (kubelet 1.20-1.24)"},
-    {P_ANY, F_EXPLICIT, KEEP, "explicit RuntimeDefault or Localhost"},
-    {P_OTHER, F_ABSENT, KEEP, "explicit, via the deprecated string"},
+    /* The table is aligned by hand so it reads as the spec's table. */
+    /* clang-format off */
+        /* P           F             crisp forwards  because */
+        {P_EMPTY,      F_ABSENT,     DEFAULT_BOTH,  "nothing set (old kubelet, crictl, other clients)"},
+        {P_EMPTY,      F_UNCONFINED, BY_POLICY,     "nothing set, or explicit Unconfined from kubelet >= 1.28"},
+        {P_UNCONFINED, F_UNCONFINED, KEEP,          "explicit Unconfined"},
+        {P_UNCONFINED, F_ABSENT,     KEEP,          "explicit Unconfined"},
+        {P_OTHER,      F_UNCONFINED, DEFAULT_FIELD, "static-pod annotation (kubelet 1.20-1.24)"},
+        {P_ANY,        F_EXPLICIT,   KEEP,          "explicit RuntimeDefault or Localhost"},
+        {P_OTHER,      F_ABSENT,     KEEP,          "explicit, via the deprecated string"},
+    /* clang-format on */
 };
 
 static enum path_class classify_path(const char *path)
