@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	build-essential cmake pkg-config clang
+	build-essential cmake pkg-config clang clang-format
 	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 	libseccomp-dev libuv1-dev libjson-c-dev
 	# unit tests

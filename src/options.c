@@ -108,7 +108,7 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
         optind = 0; /* reset getopt: parse may run more than once (tests) */
         opterr = 0; /* we report errors ourselves, in one line */
         int c, r;
-        long v;
+        long v = 0;
         while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
                 switch (c) {
                 case OPT_LISTEN:

@@ -4,14 +4,17 @@ Generated code is never committed; protoc (protobuf-compiler) and the
 python3-protobuf runtime come from the same Debian release, so they match.
 """
 
+import atexit
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
 _cache = {}
 _outdir = tempfile.mkdtemp(prefix="crisp-py-protos-")
+atexit.register(shutil.rmtree, _outdir, ignore_errors=True)
 sys.path.insert(0, _outdir)
 
 
