@@ -108,7 +108,7 @@ int main(int argc, char **argv)
         uv_signal_start(&ctl.sigint, on_signal, SIGINT);
 
         grpc_init();
-        r = crisp_server_start(&opts, on_server_stopped, &ctl, &ctl.server, &err);
+        r = crisp_server_start(&opts, NULL, on_server_stopped, &ctl, &ctl.server, &err);
         if (r < 0) {
                 log_error("cannot start: %s", err->msg);
                 uv_walk(&ctl.loop, close_handle, NULL);

@@ -69,6 +69,9 @@ struct relay_call {
         bool status_received;
         bool status_sent;
         int down_cancelled; /* from RECV_CLOSE_ON_SERVER */
+        grpc_status_code sent_code;
+
+        void *observed; /* the observer's per-call state, or NULL */
 
         struct crisp_tag t_new_call, t_down_closed, t_c2p_recv, t_c2p_send, t_c2p_close,
             t_up_headers, t_up_status, t_p2c_recv, t_p2c_send, t_down_headers, t_down_status;
@@ -118,6 +121,16 @@ static struct relay_call *relay_call_new(struct crisp_relay_ctx *ctx)
 static void relay_call_free(struct relay_call *c)
 {
         struct crisp_relay_ctx *ctx = c->ctx;
+        if (c->observed) {
+                /* What the client was told: the status crisp sent, or CANCELLED
+                 * when the client went away before any status. */
+                if (c->status_sent)
+                        ctx->observer->end(c->observed, (int)c->sent_code,
+                                           (const char *)GRPC_SLICE_START_PTR(c->status_details),
+                                           GRPC_SLICE_LENGTH(c->status_details));
+                else
+                        ctx->observer->end(c->observed, GRPC_STATUS_CANCELLED, "", 0);
+        }
         if (c->up)
                 grpc_call_unref(c->up);
         if (c->down)
@@ -171,6 +184,7 @@ static bool start_batch(struct relay_call *c, grpc_call *call, const grpc_op *op
 static void send_status(struct relay_call *c, grpc_status_code code, grpc_metadata_array *trailers)
 {
         c->status_sent = true;
+        c->sent_code = code;
         grpc_op ops[2] = {{0}};
         size_t n = 0;
         if (!c->down_headers_sent) {
@@ -266,6 +280,8 @@ static bool rewrite_first_message(struct relay_call *c)
         int r = crisp_rewrite_request(c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
                                       &c->ctx->rewrite, &res, &err);
         grpc_slice_unref(in);
+        if (r == 0 && c->observed)
+                c->ctx->observer->rewrite(c->observed, &res);
         if (r < 0) {
                 log_warn("rejected method=%s code=INVALID_ARGUMENT reason=\"%s\"", c->method_path,
                          err->msg);
@@ -291,6 +307,15 @@ static bool rewrite_first_message(struct relay_call *c)
         return true;
 }
 
+static void observe_request(struct relay_call *c, grpc_slice received, bool rewritten)
+{
+        grpc_slice forwarded = rewritten ? read_all(c->c2p_msg) : grpc_empty_slice();
+        c->ctx->observer->request(
+            c->observed, GRPC_SLICE_START_PTR(received), GRPC_SLICE_LENGTH(received),
+            rewritten ? GRPC_SLICE_START_PTR(forwarded) : NULL, GRPC_SLICE_LENGTH(forwarded));
+        grpc_slice_unref(forwarded);
+}
+
 static void on_c2p_recv(struct crisp_tag *tag, bool ok)
 {
         struct relay_call *c = container_of(tag, struct relay_call, t_c2p_recv);
@@ -312,10 +337,17 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
                 }
         } else {
                 bool forward = true;
+                grpc_slice received = c->observed ? read_all(c->c2p_msg) : grpc_empty_slice();
+                bool rewritten = false;
                 if (!c->first_message_seen && c->method != CRISP_METHOD_OTHER) {
+                        grpc_byte_buffer *before = c->c2p_msg;
                         forward = rewrite_first_message(c) && open_upstream(c);
+                        rewritten = forward && c->c2p_msg != before;
                 }
                 c->first_message_seen = true;
+                if (c->observed)
+                        observe_request(c, received, rewritten);
+                grpc_slice_unref(received);
                 if (forward) {
                         grpc_op op = {0};
                         op.op = GRPC_OP_SEND_MESSAGE;
@@ -402,6 +434,12 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok)
                 c->p2c_done = true; /* the runtime sent its last message */
                 maybe_send_status(c);
         } else {
+                if (c->observed) {
+                        grpc_slice s = read_all(c->p2c_msg);
+                        c->ctx->observer->response(c->observed, GRPC_SLICE_START_PTR(s),
+                                                   GRPC_SLICE_LENGTH(s));
+                        grpc_slice_unref(s);
+                }
                 grpc_op op = {0};
                 op.op = GRPC_OP_SEND_MESSAGE;
                 op.data.send_message.send_message = c->p2c_msg;
@@ -501,6 +539,8 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
         const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
         snprintf(c->method_path, sizeof(c->method_path), "%.*s", (int)len, path);
         c->method = ctx->rewrite_enabled ? crisp_method_classify(path, len) : CRISP_METHOD_OTHER;
+        if (ctx->observer)
+                c->observed = ctx->observer->begin(ctx->observer->self, c->method_path);
 
         grpc_op op = {0};
         op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;

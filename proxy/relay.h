@@ -12,7 +12,28 @@
 
 #include "rewrite.h"
 
+/* An observer of every call (the recorder uses it). Callbacks run on queue
+ * threads, under the call's lock, so they must be quick and copy what they
+ * keep; bytes are valid only during the callback. Unset: zero cost. */
+struct crisp_call_observer {
+        /* A call starts; returns the observer's per-call state (NULL: ignore). */
+        void *(*begin)(void *self, const char *method);
+        /* A request message as the client sent it; `forwarded` is what crisp sent
+         * the runtime instead when it rewrote it, else NULL. */
+        void (*request)(void *call, const uint8_t *data, size_t len, const uint8_t *forwarded,
+                        size_t forwarded_len);
+        /* The rewriter's view of the first request (identity, changes). */
+        void (*rewrite)(void *call, const struct crisp_rewrite_result *result);
+        /* A response message from the runtime. */
+        void (*response)(void *call, const uint8_t *data, size_t len);
+        /* The call is over: the status the client was sent; frees `call`. */
+        void (*end)(void *call, int code, const char *details, size_t details_len);
+        void *self;
+};
+
 struct crisp_relay_ctx {
+        /* Optional: told about every call (NULL: nobody listens). */
+        const struct crisp_call_observer *observer;
         grpc_server *server;
         grpc_channel *upstream;
         grpc_completion_queue *cq;

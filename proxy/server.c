@@ -86,8 +86,9 @@ static grpc_arg int_arg(const char *key, int value)
         return a;
 }
 
-int crisp_server_start(const struct crisp_options *opts, void (*on_stopped)(void *arg), void *arg,
-                       struct crisp_server **out, crisp_error **err)
+int crisp_server_start(const struct crisp_options *opts, const struct crisp_call_observer *observer,
+                       void (*on_stopped)(void *arg), void *arg, struct crisp_server **out,
+                       crisp_error **err)
 {
         int r = crisp_listen_socket_prepare(opts->listen, err);
         if (r < 0)
@@ -103,6 +104,7 @@ int crisp_server_start(const struct crisp_options *opts, void (*on_stopped)(void
         s->relay.rewrite_enabled = !opts->no_default;
         s->relay.rewrite.ambiguous = opts->ambiguous;
         s->relay.on_call_freed = on_call_freed;
+        s->relay.observer = observer;
         s->n_threads = opts->threads;
 
         int max = (int)opts->max_message_size;

@@ -8,10 +8,15 @@
 
 struct crisp_server;
 
-/* Starts serving. `on_stopped` is called once, from a queue thread, when a
- * shutdown has finished: every call answered and released. */
-int crisp_server_start(const struct crisp_options *opts, void (*on_stopped)(void *arg), void *arg,
-                       struct crisp_server **out, crisp_error **err);
+struct crisp_call_observer;
+
+/* Starts serving. `observer` (may be NULL) is told about every call, see
+ * relay.h; it must outlive the server. `on_stopped` is called once, from a
+ * queue thread, when a shutdown has finished: every call answered and
+ * released. */
+int crisp_server_start(const struct crisp_options *opts, const struct crisp_call_observer *observer,
+                       void (*on_stopped)(void *arg), void *arg, struct crisp_server **out,
+                       crisp_error **err);
 
 /* Stops accepting calls and connections; calls in flight go on. */
 void crisp_server_begin_shutdown(struct crisp_server *s);
