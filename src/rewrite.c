@@ -7,6 +7,7 @@
 
 #include "cri.pb-c.h"
 #include "log.h"
+#include "wire_check.h"
 
 typedef Crisp__Cri__SecurityProfile SecurityProfile;
 
@@ -47,13 +48,13 @@ const char *crisp_method_name(enum crisp_method method)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* Copies a string from the request into a log-safe buffer: whatever a pod
- * author put in a name must not forge or break a log line. */
-static void copy_for_log(char *dst, size_t size, const char *src)
+/* Copies bytes from the request into a log-safe, NUL-terminated buffer:
+ * whatever a pod author put in a name must not forge or break a log line. */
+static void copy_for_log(char *dst, size_t size, const ProtobufCBinaryData *src)
 {
         size_t n = 0;
-        for (; src && *src && n + 1 < size; src++) {
-                unsigned char c = (unsigned char)*src;
+        for (size_t i = 0; src && i < src->len && n + 1 < size; i++) {
+                unsigned char c = src->data[i];
                 dst[n++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
         }
         dst[n] = '\0';
@@ -84,11 +85,12 @@ static enum crisp_profile_field field_of(const SecurityProfile *sp)
         }
 }
 
-static void describe(char *dst, size_t size, const char *path, const SecurityProfile *sp)
+static void describe(char *dst, size_t size, const ProtobufCBinaryData *path,
+                     const SecurityProfile *sp)
 {
         char safe_path[128], safe_ref[128];
         copy_for_log(safe_path, sizeof(safe_path), path);
-        copy_for_log(safe_ref, sizeof(safe_ref), sp ? sp->localhost_ref : NULL);
+        copy_for_log(safe_ref, sizeof(safe_ref), sp ? &sp->localhost_ref : NULL);
         if (sp && profile_type_of(sp) == PROFILE_LOCALHOST)
                 snprintf(dst, size, "Localhost:%s path='%s'", safe_ref, safe_path);
         else
@@ -99,20 +101,21 @@ static void describe(char *dst, size_t size, const char *path, const SecurityPro
 /* Applies the rule to one security context, given pointers to its two
  * seccomp members. Messages created here use malloc, the allocator
  * protobuf-c's free_unpacked releases them with. */
-static int apply_rule(const char *context, char **path, SecurityProfile **field,
-                      const struct crisp_rewrite_options *opts, struct crisp_rewrite_result *res,
-                      crisp_error **err)
+static int apply_rule(const char *context, protobuf_c_boolean *has_path, ProtobufCBinaryData *path,
+                      SecurityProfile **field, const struct crisp_rewrite_options *opts,
+                      struct crisp_rewrite_result *res, crisp_error **err)
 {
         const char *why = NULL;
-        enum crisp_seccomp_action action =
-            crisp_seccomp_decide(*path, field_of(*field), opts->ambiguous, &why);
+        size_t path_len = *has_path ? path->len : 0;
+        enum crisp_seccomp_action action = crisp_seccomp_decide(
+            (const char *)path->data, path_len, field_of(*field), opts->ambiguous, &why);
         if (action == CRISP_KEEP)
                 return 0;
 
         struct crisp_seccomp_change *change = &res->changes[res->n_changes];
         change->context = context;
         change->why = why;
-        describe(change->before, sizeof(change->before), *path, *field);
+        describe(change->before, sizeof(change->before), path, *field);
 
         /* F := exactly {RuntimeDefault}: a fresh, empty message (RuntimeDefault
          * is the zero value, so it goes on the wire as `seccomp {}`, as the
@@ -124,19 +127,23 @@ static int apply_rule(const char *context, char **path, SecurityProfile **field,
         crisp__cri__security_profile__init(runtime_default);
 
         if (action == CRISP_DEFAULT_BOTH) {
-                char *p = strdup(CRISP_RUNTIME_DEFAULT_PATH);
+                size_t n = strlen(CRISP_RUNTIME_DEFAULT_PATH);
+                uint8_t *p = malloc(n);
                 if (p == NULL) {
                         free(runtime_default);
                         return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
                 }
-                free(*path); /* an absent proto2 string is NULL */
-                *path = p;
+                memcpy(p, CRISP_RUNTIME_DEFAULT_PATH, n);
+                free(path->data); /* protobuf-c allocated it, or it is NULL */
+                path->data = p;
+                path->len = n;
+                *has_path = 1;
         }
         if (*field != NULL)
                 crisp__cri__security_profile__free_unpacked(*field, NULL);
         *field = runtime_default;
 
-        describe(change->after, sizeof(change->after), *path, *field);
+        describe(change->after, sizeof(change->after), path, *field);
         res->n_changes++;
         return 0;
 }
@@ -145,9 +152,9 @@ static void note_pod(struct crisp_rewrite_result *res, const Crisp__Cri__PodSand
 {
         if (cfg == NULL || cfg->metadata == NULL)
                 return;
-        copy_for_log(res->pod_namespace, sizeof(res->pod_namespace), cfg->metadata->namespace_);
-        copy_for_log(res->pod_name, sizeof(res->pod_name), cfg->metadata->name);
-        copy_for_log(res->pod_uid, sizeof(res->pod_uid), cfg->metadata->uid);
+        copy_for_log(res->pod_namespace, sizeof(res->pod_namespace), &cfg->metadata->namespace_);
+        copy_for_log(res->pod_name, sizeof(res->pod_name), &cfg->metadata->name);
+        copy_for_log(res->pod_uid, sizeof(res->pod_uid), &cfg->metadata->uid);
 }
 
 /* The sandbox context, in RunPodSandbox.config or CreateContainer.sandbox_config.
@@ -167,8 +174,9 @@ static int apply_to_sandbox(const char *context, Crisp__Cri__PodSandboxConfig *c
                 crisp__cri__linux_sandbox_security_context__init(sc);
                 linux->security_context = sc;
         }
-        return apply_rule(context, &linux->security_context->seccomp_profile_path,
-                          &linux->security_context->seccomp, opts, res, err);
+        Crisp__Cri__LinuxSandboxSecurityContext *sc = linux->security_context;
+        return apply_rule(context, &sc->has_seccomp_profile_path, &sc->seccomp_profile_path,
+                          &sc->seccomp, opts, res, err);
 }
 
 static int apply_to_container(Crisp__Cri__ContainerConfig *cfg,
@@ -185,8 +193,9 @@ static int apply_to_container(Crisp__Cri__ContainerConfig *cfg,
                 crisp__cri__linux_container_security_context__init(sc);
                 linux->security_context = sc;
         }
-        return apply_rule("container", &linux->security_context->seccomp_profile_path,
-                          &linux->security_context->seccomp, opts, res, err);
+        Crisp__Cri__LinuxContainerSecurityContext *sc = linux->security_context;
+        return apply_rule("container", &sc->has_seccomp_profile_path, &sc->seccomp_profile_path,
+                          &sc->seccomp, opts, res, err);
 }
 
 /* Re-encodes `msg` into res->bytes when any context changed. */
@@ -218,6 +227,10 @@ int crisp_rewrite_request(enum crisp_method method, const uint8_t *data, size_t 
 
         switch (method) {
         case CRISP_METHOD_RUN_POD_SANDBOX: {
+                r = crisp_wire_check(&crisp__cri__run_pod_sandbox_request__descriptor, data, len,
+                                     "RunPodSandbox", err);
+                if (r < 0)
+                        return r;
                 Crisp__Cri__RunPodSandboxRequest *req =
                     crisp__cri__run_pod_sandbox_request__unpack(NULL, len, data);
                 if (req == NULL)
@@ -234,6 +247,10 @@ int crisp_rewrite_request(enum crisp_method method, const uint8_t *data, size_t 
                 break;
         }
         case CRISP_METHOD_CREATE_CONTAINER: {
+                r = crisp_wire_check(&crisp__cri__create_container_request__descriptor, data, len,
+                                     "CreateContainer", err);
+                if (r < 0)
+                        return r;
                 Crisp__Cri__CreateContainerRequest *req =
                     crisp__cri__create_container_request__unpack(NULL, len, data);
                 if (req == NULL)
@@ -244,7 +261,7 @@ int crisp_rewrite_request(enum crisp_method method, const uint8_t *data, size_t 
                 note_pod(out, req->sandbox_config);
                 if (req->config && req->config->metadata)
                         copy_for_log(out->container, sizeof(out->container),
-                                     req->config->metadata->name);
+                                     &req->config->metadata->name);
                 r = apply_to_container(req->config, opts, out, err);
                 if (r == 0)
                         r = apply_to_sandbox("sandbox_config", req->sandbox_config, opts, out, err);

@@ -55,11 +55,12 @@ static const struct rule {
     /* clang-format on */
 };
 
-static enum path_class classify_path(const char *path)
+static enum path_class classify_path(const char *path, size_t len)
 {
-        if (path == NULL || path[0] == '\0')
+        static const char unconfined[] = "unconfined";
+        if (len == 0)
                 return P_EMPTY;
-        if (strcmp(path, "unconfined") == 0)
+        if (len == sizeof(unconfined) - 1 && memcmp(path, unconfined, len) == 0)
                 return P_UNCONFINED;
         return P_OTHER;
 }
@@ -79,10 +80,11 @@ static int field_matches(enum field_class want, enum crisp_profile_field field)
         return 0;
 }
 
-enum crisp_seccomp_action crisp_seccomp_decide(const char *path, enum crisp_profile_field field,
+enum crisp_seccomp_action crisp_seccomp_decide(const char *path, size_t path_len,
+                                               enum crisp_profile_field field,
                                                enum crisp_ambiguous_policy policy, const char **why)
 {
-        enum path_class p = classify_path(path);
+        enum path_class p = classify_path(path, path_len);
         const char *unused_why;
         if (why == NULL)
                 why = &unused_why;

@@ -8,6 +8,8 @@
 #ifndef CRISP_SECCOMP_DEFAULT_H
 #define CRISP_SECCOMP_DEFAULT_H
 
+#include <stddef.h>
+
 /* What the `seccomp` field holds. */
 enum crisp_profile_field {
         CRISP_FIELD_ABSENT = 0,      /* the field is not on the wire */
@@ -33,10 +35,12 @@ enum crisp_seccomp_action {
 /* The deprecated string value crisp writes with CRISP_DEFAULT_BOTH. */
 #define CRISP_RUNTIME_DEFAULT_PATH "runtime/default"
 
-/* Decides what crisp forwards for one security context. `path` is P
- * ("" or NULL when unset). When `why` is not NULL it receives the reason of
- * the table row that decided, for logs. Pure: same input, same answer. */
-enum crisp_seccomp_action crisp_seccomp_decide(const char *path, enum crisp_profile_field field,
+/* Decides what crisp forwards for one security context. `path` is P as it
+ * came on the wire, `path_len` bytes (0 when unset; it may hold any byte,
+ * a NUL included). When `why` is not NULL it receives the reason of the
+ * table row that decided, for logs. Pure: same input, same answer. */
+enum crisp_seccomp_action crisp_seccomp_decide(const char *path, size_t path_len,
+                                               enum crisp_profile_field field,
                                                enum crisp_ambiguous_policy policy,
                                                const char **why);
 

@@ -127,7 +127,6 @@ static struct pb create_container(const struct pb *csc, const struct pb *ssc)
                 put_msg(&lx, 2, csc);
                 put_msg(&cfg, 15, &lx);
         }
-        put_str(&req, 1, "sandbox-id");
         put_msg(&req, 2, &cfg);
         struct pb sb = sandbox_config(ssc);
         put_msg(&req, 3, &sb);
@@ -157,7 +156,23 @@ static void assert_runtime_default(const Crisp__Cri__SecurityProfile *sp)
         assert_non_null(sp);
         /* Exactly {RuntimeDefault}: nothing set, as the kubelet encodes it. */
         assert_false(sp->has_profile_type);
-        assert_null(sp->localhost_ref);
+        assert_false(sp->has_localhost_ref);
+        assert_int_equal(sp->base.n_unknown_fields, 0);
+}
+
+static void assert_bytes(protobuf_c_boolean has, ProtobufCBinaryData b, const char *want)
+{
+        assert_true(has);
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(b.data, want, b.len);
+}
+
+/* A field crisp's schema leaves unknown, carried through: exactly one
+ * unknown field with this number. */
+static void assert_one_unknown(const ProtobufCMessage *m, uint32_t number)
+{
+        assert_int_equal(m->n_unknown_fields, 1);
+        assert_int_equal(m->unknown_fields[0].tag, number);
 }
 
 /* ---- CreateContainer ---------------------------------------------------------- */
@@ -180,12 +195,11 @@ static void create_container_nothing_set_defaults_both_contexts(void **state)
         assert_non_null(out);
         const Crisp__Cri__LinuxContainerSecurityContext *c = out->config->linux->security_context;
         assert_runtime_default(c->seccomp);
-        assert_string_equal(c->seccomp_profile_path, "runtime/default");
+        assert_bytes(c->has_seccomp_profile_path, c->seccomp_profile_path, "runtime/default");
         const Crisp__Cri__LinuxSandboxSecurityContext *s =
             out->sandbox_config->linux->security_context;
         assert_runtime_default(s->seccomp);
-        assert_string_equal(s->seccomp_profile_path, "runtime/default");
-        assert_string_equal(out->pod_sandbox_id, "sandbox-id");
+        assert_bytes(s->has_seccomp_profile_path, s->seccomp_profile_path, "runtime/default");
         crisp__cri__create_container_request__free_unpacked(out, NULL);
         crisp_rewrite_result_release(&res);
 }
@@ -252,8 +266,8 @@ static void annotation_path_keeps_path_and_sets_field(void **state)
             crisp__cri__create_container_request__unpack(NULL, res.len, res.bytes);
         assert_non_null(out);
         assert_runtime_default(out->config->linux->security_context->seccomp);
-        assert_string_equal(out->config->linux->security_context->seccomp_profile_path,
-                            "docker/default");
+        assert_bytes(out->config->linux->security_context->has_seccomp_profile_path,
+                     out->config->linux->security_context->seccomp_profile_path, "docker/default");
         crisp__cri__create_container_request__free_unpacked(out, NULL);
         crisp_rewrite_result_release(&res);
 }
@@ -372,8 +386,9 @@ static void unknown_fields_survive_a_rewrite(void **state)
 
         Crisp__Cri__CreateContainerRequest *out =
             crisp__cri__create_container_request__unpack(NULL, res.len, res.bytes);
-        assert_true(out->config->linux->security_context->privileged);
-        assert_string_equal(out->config->metadata->name, "app");
+        /* privileged (2) and capabilities (3) are unknown to crisp's schema. */
+        assert_int_equal(out->config->linux->security_context->base.n_unknown_fields, 3);
+        assert_bytes(out->config->metadata->has_name, out->config->metadata->name, "app");
         crisp__cri__create_container_request__free_unpacked(out, NULL);
         crisp_rewrite_result_release(&res);
 }
@@ -425,7 +440,7 @@ static void privileged_gets_the_same_rule(void **state)
         assert_true(res.changed);
         Crisp__Cri__CreateContainerRequest *out =
             crisp__cri__create_container_request__unpack(NULL, res.len, res.bytes);
-        assert_true(out->config->linux->security_context->privileged);
+        assert_one_unknown(&out->config->linux->security_context->base, 2); /* privileged */
         assert_runtime_default(out->config->linux->security_context->seccomp);
         crisp__cri__create_container_request__free_unpacked(out, NULL);
         crisp_rewrite_result_release(&res);
@@ -467,8 +482,8 @@ static void run_pod_sandbox_nothing_set_is_defaulted(void **state)
         Crisp__Cri__RunPodSandboxRequest *out =
             crisp__cri__run_pod_sandbox_request__unpack(NULL, res.len, res.bytes);
         assert_runtime_default(out->config->linux->security_context->seccomp);
-        assert_string_equal(out->config->linux->security_context->seccomp_profile_path,
-                            "runtime/default");
+        assert_bytes(out->config->linux->security_context->has_seccomp_profile_path,
+                     out->config->linux->security_context->seccomp_profile_path, "runtime/default");
         crisp__cri__run_pod_sandbox_request__free_unpacked(out, NULL);
         crisp_rewrite_result_release(&res);
 }
@@ -486,6 +501,104 @@ static void run_pod_sandbox_from_kubelet_is_unchanged(void **state)
         assert_int_equal(rewrite(CRISP_METHOD_RUN_POD_SANDBOX, &rb, &default_policy, &res), 0);
         assert_false(res.changed);
         crisp_rewrite_result_release(&res);
+}
+
+/* ---- what the fuzzer found (tests/fuzz/regressions) ---------------------------- */
+
+#define BYTES(...) ((const uint8_t[]){__VA_ARGS__}), sizeof((const uint8_t[]){__VA_ARGS__})
+
+static int rewrite_raw(enum crisp_method m, const uint8_t *data, size_t len,
+                       struct crisp_rewrite_result *res, crisp_error **err)
+{
+        return crisp_rewrite_request(m, data, len, &default_policy, res, err);
+}
+
+/* `config` twice, the first with a field crisp does not know: protobuf-c's
+ * merge would drop it, so crisp refuses rather than forward less. */
+static void merged_occurrences_with_unknown_fields_are_refused(void **state)
+{
+        (void)state;
+        struct crisp_rewrite_result res;
+        crisp_error *err = NULL;
+        assert_int_equal(rewrite_raw(CRISP_METHOD_CREATE_CONTAINER,
+                                     BYTES(0x12, 0x02, 0x18, 0x01, 0x12, 0x02, 0x7a, 0x00), &res,
+                                     &err),
+                         -EINVAL);
+        assert_non_null(strstr(err->msg, "CreateContainerRequest.config occurs 2 times"));
+        crisp_error_free(&err);
+
+        /* The realistic form: a security context sent twice, the first with
+         * capabilities, readonly_rootfs and no_new_privs. */
+        assert_int_equal(
+            rewrite_raw(CRISP_METHOD_CREATE_CONTAINER,
+                        BYTES(0x12, 0x1c, 0x0a, 0x05, 0x0a, 0x03, 0x61, 0x70, 0x70, 0x7a, 0x13,
+                              0x12, 0x0b, 0x0a, 0x05, 0x12, 0x03, 0x41, 0x4c, 0x4c, 0x38, 0x01,
+                              0x58, 0x01, 0x12, 0x04, 0x7a, 0x02, 0x08, 0x01),
+                        &res, NULL),
+            -EINVAL);
+}
+
+/* A string crisp does not read passes as bytes, a NUL and all. */
+static void strings_with_nul_bytes_survive(void **state)
+{
+        (void)state;
+        struct crisp_rewrite_result res;
+        assert_int_equal(rewrite_raw(CRISP_METHOD_RUN_POD_SANDBOX,
+                                     BYTES(0x0a, 0x02, 0x42, 0x00, 0x12, 0x03, 0x61, 0x00, 0x62),
+                                     &res, NULL),
+                         0);
+        assert_true(res.changed);
+        const uint8_t handler[] = {0x12, 0x03, 0x61, 0x00, 0x62};
+        assert_non_null(memmem(res.bytes, res.len, handler, sizeof(handler)));
+        crisp_rewrite_result_release(&res);
+}
+
+/* privileged as a fixed32 is an unknown field to the runtime: crisp must not
+ * turn it into `privileged: true`. It is not in crisp's schema at all. */
+static void a_field_crisp_does_not_read_is_never_reinterpreted(void **state)
+{
+        (void)state;
+        struct crisp_rewrite_result res;
+        assert_int_equal(
+            rewrite_raw(CRISP_METHOD_RUN_POD_SANDBOX,
+                        BYTES(0x0a, 0x09, 0x42, 0x07, 0x12, 0x05, 0x35, 0x01, 0x00, 0x00, 0x00),
+                        &res, NULL),
+            0);
+        assert_true(res.changed);
+        const uint8_t fixed32[] = {0x35, 0x01, 0x00, 0x00, 0x00}, privileged[] = {0x30, 0x01};
+        assert_non_null(memmem(res.bytes, res.len, fixed32, sizeof(fixed32)));
+        assert_null(memmem(res.bytes, res.len, privileged, sizeof(privileged)));
+        crisp_rewrite_result_release(&res);
+}
+
+static void field_number_zero_is_refused(void **state)
+{
+        (void)state;
+        struct crisp_rewrite_result res;
+        crisp_error *err = NULL;
+        assert_int_equal(rewrite_raw(CRISP_METHOD_CREATE_CONTAINER,
+                                     BYTES(0x12, 0x02, 0x7a, 0x00, 0x80, 0x00, 0x00), &res, &err),
+                         -EINVAL);
+        assert_non_null(strstr(err->msg, "numbered 0"));
+        crisp_error_free(&err);
+}
+
+/* A varint Unconfined followed by a fixed32 0: Go keeps Unconfined (the
+ * fixed32 is an unknown field to it); a lax reading would see
+ * RuntimeDefault and leave the container unconfined. Refused. */
+static void known_field_with_wrong_wire_type_is_refused(void **state)
+{
+        (void)state;
+        struct crisp_rewrite_result res;
+        crisp_error *err = NULL;
+        /* config { linux { security_context { seccomp { 08 01  0d 00000000 } } } } */
+        assert_int_equal(rewrite_raw(CRISP_METHOD_CREATE_CONTAINER,
+                                     BYTES(0x12, 0x0d, 0x7a, 0x0b, 0x12, 0x09, 0x7a, 0x07, 0x08,
+                                           0x01, 0x0d, 0x00, 0x00, 0x00, 0x00),
+                                     &res, &err),
+                         -EINVAL);
+        assert_non_null(strstr(err->msg, "profile_type"));
+        crisp_error_free(&err);
 }
 
 /* ---- methods and bad input -------------------------------------------------- */
@@ -599,6 +712,11 @@ int main(void)
             cmocka_unit_test(rewriting_is_idempotent),
             cmocka_unit_test(run_pod_sandbox_nothing_set_is_defaulted),
             cmocka_unit_test(run_pod_sandbox_from_kubelet_is_unchanged),
+            cmocka_unit_test(merged_occurrences_with_unknown_fields_are_refused),
+            cmocka_unit_test(strings_with_nul_bytes_survive),
+            cmocka_unit_test(a_field_crisp_does_not_read_is_never_reinterpreted),
+            cmocka_unit_test(field_number_zero_is_refused),
+            cmocka_unit_test(known_field_with_wrong_wire_type_is_refused),
             cmocka_unit_test(both_api_versions_are_recognised),
             cmocka_unit_test(malformed_requests_are_errors_naming_the_method),
             cmocka_unit_test(empty_request_is_unchanged),

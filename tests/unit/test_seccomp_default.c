@@ -17,7 +17,7 @@
 static enum crisp_seccomp_action decide(const char *path, enum crisp_profile_field f,
                                         enum crisp_ambiguous_policy p)
 {
-        return crisp_seccomp_decide(path, f, p, NULL);
+        return crisp_seccomp_decide(path, path ? strlen(path) : 0, f, p, NULL);
 }
 
 /* Row 1: "" / absent -- nothing set (old kubelet, crictl). */
@@ -87,10 +87,17 @@ static void unknown_profile_type_is_kept(void **state)
         assert_int_equal(decide("", CRISP_FIELD_UNKNOWN_TYPE, RD), CRISP_KEEP);
 }
 
-/* "Unconfined" is matched exactly, as the runtimes do. */
+/* "unconfined" is matched exactly, as the runtimes do: case, length and
+ * every byte count, a NUL included (Go strings are not NUL-terminated). */
 static void path_matching_is_exact(void **state)
 {
         (void)state;
+        assert_int_equal(crisp_seccomp_decide("unconfined\0x", 12, CRISP_FIELD_ABSENT, RD, NULL),
+                         CRISP_KEEP);
+        assert_int_equal(crisp_seccomp_decide("\0", 1, CRISP_FIELD_UNCONFINED, RD, NULL),
+                         CRISP_DEFAULT_FIELD); /* non-empty to the runtime */
+        assert_int_equal(crisp_seccomp_decide("unconfined", 9, CRISP_FIELD_UNCONFINED, RD, NULL),
+                         CRISP_DEFAULT_FIELD);
         assert_int_equal(decide("Unconfined", CRISP_FIELD_ABSENT, RD), CRISP_KEEP);
         assert_int_equal(decide("Unconfined", CRISP_FIELD_UNCONFINED, RD), CRISP_DEFAULT_FIELD);
 }
@@ -99,11 +106,11 @@ static void every_decision_has_a_reason(void **state)
 {
         (void)state;
         const char *why = NULL;
-        crisp_seccomp_decide("", CRISP_FIELD_UNCONFINED, RD, &why);
+        crisp_seccomp_decide("", 0, CRISP_FIELD_UNCONFINED, RD, &why);
         assert_non_null(why);
         assert_non_null(strstr(why, "1.28"));
         why = NULL;
-        crisp_seccomp_decide("", CRISP_FIELD_UNKNOWN_TYPE, RD, &why);
+        crisp_seccomp_decide("", 0, CRISP_FIELD_UNKNOWN_TYPE, RD, &why);
         assert_non_null(why);
 }
 
