@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	build-essential cmake pkg-config clang clang-format
+	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 	libseccomp-dev libuv1-dev libjson-c-dev
 	# unit tests
@@ -16,6 +16,10 @@ packages=(
 	containerd runc busybox-static
 	# benchmarks: the plain byte relay baseline
 	socat
+	# deployment tests: systemd-analyze/systemctl and a private systemd manager
+	# (the package only; nothing is started at install), the kind and DaemonSet
+	# YAML, and the deploy scripts' lint
+	systemd python3-yaml shellcheck
 )
 
 missing=()

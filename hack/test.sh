@@ -31,6 +31,11 @@ for variant in build build-asan; do
 	(cd "$variant" && ctest --output-on-failure --timeout 900) || status=1
 done
 
+# Each libFuzzer target for a short, fixed budget (clang build in build-fuzz/).
+# A longer local run: hack/fuzz.sh 600.
+echo "== fuzzing"
+hack/fuzz.sh 30 || status=1
+
 if [ $status -ne 0 ]; then
 	echo "test.sh: FAILED (see the output above)"
 else

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int error_vset(crisp_error **err, int code, const char *suffix, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int
+error_vset(crisp_error **err, int code, const char *suffix, const char *fmt, va_list ap)
 {
         if (code <= 0)
                 code = 1; /* a failure is never reported as success */

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of each fuzz target into the build folder.
+
+    gen_seeds.py OUT_DIR TARGET...
+
+For each TARGET, OUT_DIR/TARGET/ is emptied and filled from:
+  - the generator for TARGET below, if there is one (GENERATORS);
+  - tests/fuzz/seeds/TARGET/*, text seeds copied as they are, if the folder exists;
+  - tests/fuzz/regressions/TARGET.txt, if it exists: one input per line, in
+    hex (spaces allowed), `#` starts a comment. Every finding that was fixed
+    goes there, so each run checks it first.
+
+Nothing binary is committed: seeds are made from tests/fixtures/*.jsonl and
+from the small protobuf writer below. Standard library only.
+"""
+
+import base64
+import glob
+import hashlib
+import json
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+# ---- a tiny protobuf writer ----------------------------------------------------
+
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def key(field, wire_type):
+    return varint(field << 3 | wire_type)
+
+
+def vint(field, v):
+    """A varint field; negative numbers as Go encodes an int32 (10 bytes)."""
+    return key(field, 0) + varint(v & 0xFFFFFFFFFFFFFFFF)
+
+
+def ld(field, payload):
+    """A length-delimited field (string, bytes or message)."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return key(field, 2) + varint(len(payload)) + payload
+
+
+# ---- fuzz_rewrite --------------------------------------------------------------
+#
+# Selector byte: bit 0 = CreateContainer (else RunPodSandbox), bit 1 = policy
+# keep (else runtime-default). See fuzz_rewrite.c.
+
+RUN_POD_SANDBOX, CREATE_CONTAINER = 0, 1
+POLICY_DEFAULT, POLICY_KEEP = 0, 2
+
+UNCONFINED, LOCALHOST = 1, 2
+
+
+def profile(ptype=None, ref=None, extra=b""):
+    out = b""
+    if ptype is not None:
+        out += vint(1, ptype)
+    if ref is not None:
+        out += ld(2, ref)
+    return out + extra
+
+
+def container_sc(path=None, seccomp=None, extra=b""):
+    """LinuxContainerSecurityContext: privileged 2, path 10, seccomp 15."""
+    out = extra
+    if path is not None:
+        out += ld(10, path)
+    if seccomp is not None:
+        out += ld(15, seccomp)
+    return out
+
+
+def sandbox_sc(path=None, seccomp=None, extra=b""):
+    """LinuxSandboxSecurityContext: privileged 6, path 7, seccomp 9."""
+    out = extra
+    if path is not None:
+        out += ld(7, path)
+    if seccomp is not None:
+        out += ld(9, seccomp)
+    return out
+
+
+def sandbox_config(sc=None, linux=True, extra=b""):
+    md = ld(1, "web") + ld(2, "uid-1") + ld(3, "team-a") + vint(4, 0)
+    out = ld(1, md) + extra
+    if linux:
+        out += ld(8, ld(2, sc) if sc is not None else b"")
+    return out
+
+
+def create_container(csc=None, ssc=None, clinux=True, slinux=True, extra=b""):
+    cfg = ld(1, ld(1, "app") + vint(2, 1))
+    if clinux:
+        cfg += ld(15, ld(2, csc) if csc is not None else b"")
+    return ld(1, "0123abcd") + ld(2, cfg) + ld(3, sandbox_config(ssc, slinux)) + extra
+
+
+def run_pod_sandbox(ssc=None, linux=True, extra=b""):
+    return ld(1, sandbox_config(ssc, linux)) + ld(2, "runc") + extra
+
+
+def fixture_requests():
+    """Every RunPodSandbox / CreateContainer request in tests/fixtures."""
+    for path in sorted(glob.glob(os.path.join(REPO, "tests", "fixtures", "*.jsonl"))):
+        with open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                method = rec["method"].rsplit("/", 1)[1]
+                sel = {"RunPodSandbox": RUN_POD_SANDBOX,
+                       "CreateContainer": CREATE_CONTAINER}.get(method)
+                if sel is None:
+                    continue
+                for req in rec.get("requests", []):
+                    yield os.path.basename(path), sel, base64.b64decode(req)
+
+
+def seeds_fuzz_rewrite():
+    fixtures = list(fixture_requests())
+    for name, sel, req in fixtures:
+        for policy in (POLICY_DEFAULT, POLICY_KEEP):
+            yield "fixture", bytes([sel | policy]) + req
+        # Truncated: half, and all but the last byte.
+        yield "truncated", bytes([sel]) + req[: len(req) // 2]
+        yield "truncated", bytes([sel]) + req[:-1]
+
+    cc, rps = CREATE_CONTAINER, RUN_POD_SANDBOX
+    rd, unconf = profile(), profile(UNCONFINED)
+    edge = [
+        # Empty request, for both methods and policies.
+        (rps, b""), (cc, b""), (rps | POLICY_KEEP, b""), (cc | POLICY_KEEP, b""),
+        # Every row of the rule, in the container and in the sandbox.
+        (cc, create_container(container_sc(), sandbox_sc())),
+        (cc, create_container(container_sc(seccomp=unconf), sandbox_sc(seccomp=rd))),
+        (cc | POLICY_KEEP, create_container(container_sc(seccomp=unconf), sandbox_sc(seccomp=rd))),
+        (cc, create_container(container_sc("unconfined", unconf), sandbox_sc("unconfined"))),
+        (cc, create_container(container_sc("docker/default", unconf),
+                              sandbox_sc("runtime/default", unconf))),
+        (cc, create_container(container_sc("localhost/p.json", profile(LOCALHOST, "p.json")),
+                              sandbox_sc("", profile(LOCALHOST, "x")))),
+        (cc, create_container(container_sc("", profile(7)), sandbox_sc("", profile(-1)))),
+        (cc, create_container(container_sc("", profile(UNCONFINED, "stale.json")))),
+        (rps, run_pod_sandbox(sandbox_sc())),
+        (rps, run_pod_sandbox(sandbox_sc("", unconf))),
+        (rps, run_pod_sandbox(sandbox_sc("runtime/default", rd))),
+        # No linux block (Windows), and a linux block without a security context.
+        (cc, create_container(clinux=False, slinux=False)),
+        (cc, create_container(None, None)),
+        (rps, run_pod_sandbox(linux=False)),
+        (rps, run_pod_sandbox(None)),
+        # Duplicated seccomp: Unconfined then {} merges to Unconfined; {} then
+        # Unconfined is Unconfined; an explicit 0 later is RuntimeDefault.
+        (cc, create_container(container_sc(extra=ld(15, unconf) + ld(15, rd)))),
+        (cc, create_container(container_sc(extra=ld(15, rd) + ld(15, unconf)))),
+        (cc, create_container(container_sc(extra=ld(15, unconf) + ld(15, vint(1, 0))))),
+        (rps, run_pod_sandbox(sandbox_sc(extra=ld(9, unconf) + ld(9, rd)))),
+        # Duplicated path: the last one wins.
+        (cc, create_container(container_sc(extra=ld(10, "unconfined") + ld(10, ""),
+                                           seccomp=unconf))),
+        # Unknown fields at every level, including inside seccomp.
+        (cc, create_container(
+            container_sc(seccomp=profile(UNCONFINED, extra=ld(7, "future")),
+                         extra=vint(2, 1) + ld(1, ld(2, "ALL")) + vint(11, 1) + vint(99, 12345)),
+            sandbox_sc(extra=ld(3, "ns")),
+            extra=ld(42, "from a newer CRI"))),
+        (rps, run_pod_sandbox(sandbox_sc(extra=vint(6, 1) + ld(5, "x")), extra=ld(3, "cfg"))),
+        # Duplicated parent blocks with unknown fields in the first one.
+        (cc, ld(2, ld(1, ld(1, "app")) + ld(2, ld(1, "busybox")) +
+                ld(15, ld(2, ld(1, ld(2, "ALL")) + vint(11, 1) + ld(15, unconf)))) +
+         ld(2, ld(15, ld(2, b"")))),
+        # Wrong wire type for a known field; a field number crisp does not know
+        # holding a group (protobuf-c refuses groups).
+        (cc, vint(2, 7)),
+        (cc, key(50, 3) + key(50, 4)),
+    ]
+    for sel, req in edge:
+        yield "edge", bytes([sel]) + req
+
+
+GENERATORS = {
+    "fuzz_rewrite": seeds_fuzz_rewrite,
+}
+
+# ---- output ----------------------------------------------------------------------
+
+
+def regression_inputs(target):
+    path = os.path.join(HERE, "regressions", target + ".txt")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            text = line.split("#", 1)[0].split()
+            if text:
+                try:
+                    yield "regression", bytes.fromhex("".join(text))
+                except ValueError as e:
+                    sys.exit("%s:%d: not hex: %s" % (path, lineno, e))
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit("usage: gen_seeds.py OUT_DIR TARGET...")
+    out_dir = sys.argv[1]
+    for target in sys.argv[2:]:
+        folder = os.path.join(out_dir, target)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+        inputs = list(GENERATORS.get(target, lambda: [])())
+        inputs += list(regression_inputs(target))
+        text_seeds = os.path.join(HERE, "seeds", target)
+        for path in sorted(glob.glob(os.path.join(text_seeds, "*"))):
+            with open(path, "rb") as f:
+                inputs.append(("text", f.read()))
+        seen = set()
+        for kind, data in inputs:
+            digest = hashlib.sha1(data).hexdigest()
+            if digest in seen:
+                continue
+            seen.add(digest)
+            with open(os.path.join(folder, "%s-%s" % (kind, digest[:16])), "wb") as f:
+                f.write(data)
+        print("gen_seeds: %s: %d seeds" % (target, len(seen)))
+
+
+if __name__ == "__main__":
+    main()
