@@ -270,9 +270,10 @@ static grpc_slice read_all(grpc_byte_buffer *bb)
         return s;
 }
 
-/* Applies the seccomp rule to the first request message. Returns false when
+/* Applies the seccomp rule to the first request message; *changed says
+ * whether crisp replaced it. Returns false when
  * the call was answered with an error instead. */
-static bool rewrite_first_message(struct relay_call *c)
+static bool rewrite_first_message(struct relay_call *c, bool *changed)
 {
         grpc_slice in = read_all(c->c2p_msg);
         struct crisp_rewrite_result res;
@@ -291,6 +292,7 @@ static bool rewrite_first_message(struct relay_call *c)
                 reject(c, GRPC_STATUS_INVALID_ARGUMENT, details);
                 return false;
         }
+        *changed = res.changed;
         if (res.changed) {
                 /* Hand the new bytes to gRPC without a copy; it frees them. */
                 grpc_slice out = grpc_slice_new(res.bytes, res.len, free);
@@ -340,9 +342,12 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
                 grpc_slice received = c->observed ? read_all(c->c2p_msg) : grpc_empty_slice();
                 bool rewritten = false;
                 if (!c->first_message_seen && c->method != CRISP_METHOD_OTHER) {
-                        grpc_byte_buffer *before = c->c2p_msg;
-                        forward = rewrite_first_message(c) && open_upstream(c);
-                        rewritten = forward && c->c2p_msg != before;
+                        /* Told by the rewriter, never by comparing buffer
+                         * addresses: malloc may hand the new buffer the
+                         * freed one's address. */
+                        bool changed = false;
+                        forward = rewrite_first_message(c, &changed) && open_upstream(c);
+                        rewritten = forward && changed;
                 }
                 c->first_message_seen = true;
                 if (c->observed)
