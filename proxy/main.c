@@ -1,5 +1,6 @@
 /* crisp's main: parse flags, start the gRPC side, and run the control loop
- * (libuv) that owns signals: SIGTERM/SIGINT drain and stop. */
+ * (libuv) that owns signals: SIGTERM/SIGINT drain and stop, SIGHUP reopens
+ * the recording. `crisp replay ...` is a subcommand of its own (replay.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,9 @@
 #include "error.h"
 #include "log.h"
 #include "options.h"
+#include "record_tap.h"
+#include "recorder.h"
+#include "replay.h"
 #include "server.h"
 
 #ifndef CRISP_VERSION
@@ -20,11 +24,12 @@
 
 struct control {
         uv_loop_t loop;
-        uv_signal_t sigterm, sigint;
+        uv_signal_t sigterm, sigint, sighup;
         uv_timer_t grace;
         uv_async_t stopped;
         struct crisp_server *server;
         const struct crisp_options *opts;
+        struct crisp_recorder *recorder; /* NULL: not recording */
         int signals_seen;
 };
 
@@ -57,6 +62,31 @@ static void on_grace_over(uv_timer_t *timer)
         crisp_server_cancel_all(ctl->server);
 }
 
+/* SIGHUP: logrotate moved the recording; the writer reopens its path. */
+static void on_sighup(uv_signal_t *handle, int signum)
+{
+        (void)signum;
+        struct control *ctl = handle->data;
+        log_info("SIGHUP: reopening the recording path=%s", ctl->opts->record_path);
+        crisp_recorder_reopen(ctl->recorder);
+}
+
+static int open_recorder(const struct crisp_options *opts, struct crisp_recorder **out)
+{
+        _cleanup_error_ crisp_error *err = NULL;
+        struct crisp_recorder_options ro = {
+            .path = opts->record_path,
+            .max_size = opts->record_max_size,
+            .queue_bytes = opts->record_queue_size,
+            .redact = opts->record_redact,
+        };
+        if (crisp_recorder_open(&ro, out, &err) < 0) {
+                log_error("cannot start: %s", err->msg);
+                return -1;
+        }
+        return 0;
+}
+
 static void on_signal(uv_signal_t *handle, int signum)
 {
         struct control *ctl = handle->data;
@@ -76,6 +106,9 @@ static void on_signal(uv_signal_t *handle, int signum)
 
 int main(int argc, char **argv)
 {
+        if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+                return crisp_replay_main(argc - 1, argv + 1);
+
         struct crisp_options opts;
         _cleanup_error_ crisp_error *err = NULL;
 
@@ -97,36 +130,50 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
 
         struct control ctl = {.opts = &opts};
+        struct crisp_record_tap tap;
+        if (opts.record_path[0] != '\0') {
+                if (open_recorder(&opts, &ctl.recorder) < 0)
+                        return 1;
+                crisp_record_tap_init(&tap, ctl.recorder, opts.record_max_messages);
+        }
         uv_loop_init(&ctl.loop);
         uv_signal_init(&ctl.loop, &ctl.sigterm);
         uv_signal_init(&ctl.loop, &ctl.sigint);
+        uv_signal_init(&ctl.loop, &ctl.sighup);
         uv_timer_init(&ctl.loop, &ctl.grace);
         uv_async_init(&ctl.loop, &ctl.stopped, on_stopped);
-        ctl.sigterm.data = ctl.sigint.data = ctl.grace.data = ctl.stopped.data = &ctl;
+        ctl.sigterm.data = ctl.sigint.data = ctl.sighup.data = ctl.grace.data = ctl.stopped.data =
+            &ctl;
         /* Signals are watched before serving, so none is missed. */
         uv_signal_start(&ctl.sigterm, on_signal, SIGTERM);
         uv_signal_start(&ctl.sigint, on_signal, SIGINT);
+        if (ctl.recorder)
+                uv_signal_start(&ctl.sighup, on_sighup, SIGHUP);
 
         grpc_init();
-        r = crisp_server_start(&opts, NULL, on_server_stopped, &ctl, &ctl.server, &err);
+        r = crisp_server_start(&opts, ctl.recorder ? &tap.observer : NULL, on_server_stopped, &ctl,
+                               &ctl.server, &err);
         if (r < 0) {
                 log_error("cannot start: %s", err->msg);
                 uv_walk(&ctl.loop, close_handle, NULL);
                 uv_run(&ctl.loop, UV_RUN_DEFAULT);
                 uv_loop_close(&ctl.loop);
                 grpc_shutdown_blocking();
+                crisp_recorder_close(ctl.recorder);
                 return 1;
         }
         log_info("serving listen=%s runtime-endpoint=%s seccomp-default=%s "
-                 "ambiguous-unconfined=%s version=%s",
+                 "ambiguous-unconfined=%s record=%s version=%s",
                  opts.listen, opts.runtime_endpoint, opts.no_default ? "off" : "on",
                  opts.ambiguous == CRISP_AMBIGUOUS_KEEP ? "keep" : "runtime-default",
-                 CRISP_VERSION);
+                 ctl.recorder ? opts.record_path : "off", CRISP_VERSION);
 
         uv_run(&ctl.loop, UV_RUN_DEFAULT);
         uv_loop_close(&ctl.loop);
 
         crisp_server_destroy(ctl.server);
+        /* Every call has ended, so every record is submitted: write them all. */
+        crisp_recorder_close(ctl.recorder);
         grpc_shutdown_blocking();
         log_info("stopped");
         return 0;

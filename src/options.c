@@ -17,6 +17,11 @@ enum {
         OPT_SHUTDOWN_GRACE,
         OPT_THREADS,
         OPT_LOG_LEVEL,
+        OPT_RECORD,
+        OPT_RECORD_MAX_MESSAGES,
+        OPT_RECORD_MAX_SIZE,
+        OPT_RECORD_QUEUE_SIZE,
+        OPT_RECORD_REDACT,
         OPT_HELP,
         OPT_VERSION,
 };
@@ -31,6 +36,11 @@ static const struct option long_options[] = {
     {"shutdown-grace-period", required_argument, NULL, OPT_SHUTDOWN_GRACE},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"record", required_argument, NULL, OPT_RECORD},
+    {"record-max-messages", required_argument, NULL, OPT_RECORD_MAX_MESSAGES},
+    {"record-max-size", required_argument, NULL, OPT_RECORD_MAX_SIZE},
+    {"record-queue-size", required_argument, NULL, OPT_RECORD_QUEUE_SIZE},
+    {"record-redact", no_argument, NULL, OPT_RECORD_REDACT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -39,6 +49,8 @@ static const struct option long_options[] = {
 void crisp_options_usage(FILE *out)
 {
         fputs("usage: crisp --listen PATH --runtime-endpoint PATH [options]\n"
+              "       crisp replay FILE (--runtime-endpoint PATH | --serve PATH | --check |\n"
+              "                          --print) [options]   (crisp replay --help)\n"
               "\n"
               "A CRI proxy: serves the CRI on --listen, relays every call to the runtime, and\n"
               "defaults seccomp profiles left empty to RuntimeDefault, as the kubelet's\n"
@@ -57,6 +69,16 @@ void crisp_options_usage(FILE *out)
               "                                before they are cancelled (default 10)\n"
               "  --threads N                   threads serving calls (default 2)\n"
               "  --log-level LEVEL             error, warn, info (default) or debug\n"
+              "  --record FILE                 append one JSON line per call to FILE (mode 0600;\n"
+              "                                SIGHUP reopens it)\n"
+              "  --record-max-messages N       messages stored per call and direction; the\n"
+              "                                rest are counted as truncated (default 64)\n"
+              "  --record-max-size BYTES       stop recording when FILE would grow past this\n"
+              "                                (default 268435456)\n"
+              "  --record-queue-size BYTES     memory for calls not yet written; beyond it\n"
+              "                                calls are not recorded (default 67108864)\n"
+              "  --record-redact               replace environment values of CreateContainer\n"
+              "                                and ExecSync output with REDACTED\n"
               "  --help                        print this help\n"
               "  --version                     print the version\n",
               out);
@@ -104,6 +126,10 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
         opts->shutdown_grace_ms = CRISP_DEFAULT_SHUTDOWN_GRACE_MS;
         opts->threads = CRISP_DEFAULT_THREADS;
         opts->log_level = CRISP_LOG_INFO;
+        opts->record_max_messages = CRISP_DEFAULT_RECORD_MAX_MESSAGES;
+        opts->record_max_size = CRISP_DEFAULT_RECORD_MAX_SIZE;
+        opts->record_queue_size = CRISP_DEFAULT_RECORD_QUEUE_SIZE;
+        const char *record_flag = NULL; /* a --record-* flag seen, for the check below */
 
         optind = 0; /* reset getopt: parse may run more than once (tests) */
         opterr = 0; /* we report errors ourselves, in one line */
@@ -163,6 +189,43 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                                                        "or debug",
                                                        optarg);
                         break;
+                case OPT_RECORD:
+                        if (optarg[0] == '\0')
+                                return crisp_error_set(err, EINVAL,
+                                                       "--record: the file name is "
+                                                       "empty");
+                        if (strlen(optarg) >= sizeof(opts->record_path))
+                                return crisp_error_set(err, ENAMETOOLONG,
+                                                       "--record: the file name is longer than "
+                                                       "%zu bytes",
+                                                       sizeof(opts->record_path) - 1);
+                        strcpy(opts->record_path, optarg);
+                        break;
+                case OPT_RECORD_MAX_MESSAGES:
+                        r = parse_long("record-max-messages", optarg, 10, 1, 1000000, &v, err);
+                        if (r < 0)
+                                return r;
+                        opts->record_max_messages = (unsigned)v;
+                        record_flag = "--record-max-messages";
+                        break;
+                case OPT_RECORD_MAX_SIZE:
+                        r = parse_long("record-max-size", optarg, 10, 4096, LONG_MAX, &v, err);
+                        if (r < 0)
+                                return r;
+                        opts->record_max_size = (unsigned long long)v;
+                        record_flag = "--record-max-size";
+                        break;
+                case OPT_RECORD_QUEUE_SIZE:
+                        r = parse_long("record-queue-size", optarg, 10, 65536, LONG_MAX, &v, err);
+                        if (r < 0)
+                                return r;
+                        opts->record_queue_size = (size_t)v;
+                        record_flag = "--record-queue-size";
+                        break;
+                case OPT_RECORD_REDACT:
+                        opts->record_redact = true;
+                        record_flag = "--record-redact";
+                        break;
                 case OPT_HELP:
                         opts->show_help = true;
                         break;
@@ -185,6 +248,8 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                 return crisp_error_set(err, EINVAL, "--listen is required");
         if (opts->runtime_endpoint[0] == '\0')
                 return crisp_error_set(err, EINVAL, "--runtime-endpoint is required");
+        if (record_flag != NULL && opts->record_path[0] == '\0')
+                return crisp_error_set(err, EINVAL, "%s needs --record FILE", record_flag);
         if (strcmp(opts->listen, opts->runtime_endpoint) == 0)
                 return crisp_error_set(err, EINVAL,
                                        "--listen and --runtime-endpoint are the same socket (%s)",

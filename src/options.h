@@ -16,6 +16,11 @@
 #define CRISP_DEFAULT_SHUTDOWN_GRACE_MS 10000
 #define CRISP_DEFAULT_THREADS           2
 
+/* --record (README.md, "Recording and replaying") */
+#define CRISP_DEFAULT_RECORD_MAX_MESSAGES 64
+#define CRISP_DEFAULT_RECORD_MAX_SIZE     (256ull * 1024 * 1024)
+#define CRISP_DEFAULT_RECORD_QUEUE_SIZE   (64 * 1024 * 1024)
+
 struct crisp_options {
         char listen[108];           /* unix socket path crisp serves on (sun_path size) */
         char runtime_endpoint[108]; /* unix socket path of the real runtime */
@@ -26,6 +31,13 @@ struct crisp_options {
         long shutdown_grace_ms;
         int threads;
         enum crisp_log_level log_level;
+
+        /* --record: append one JSON line per call to this file ("" = off). */
+        char record_path[4096];
+        unsigned record_max_messages;       /* stored per call and direction */
+        unsigned long long record_max_size; /* bytes; recording stops there */
+        size_t record_queue_size;           /* bytes of calls held for the writer */
+        bool record_redact;
 
         bool show_help;
         bool show_version;

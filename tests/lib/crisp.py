@@ -108,6 +108,17 @@ class Crisp:
             self.proc.kill()
             self.proc.wait()
 
+    def _close_pipes(self):
+        # crisp is dead by now, so its stderr is at EOF and the pump ends.
+        thread = self._stderr_thread
+        if thread is not None:
+            thread.join(timeout=10)
+            if thread.is_alive():
+                return  # still reading: leave the pipe to it
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
     def wait_exit(self, timeout=EXIT_TIMEOUT_S):
         code = self.proc.wait(timeout=timeout)
         self._stderr_thread.join(timeout=10)
@@ -162,6 +173,7 @@ class Crisp:
                 raise AssertionError("crisp exited %d; its log:\n%s" % (code, self.log()))
         finally:
             self.kill()
+            self._close_pipes()
             if self._tmp is not None:
                 self._tmp.cleanup()
         return False

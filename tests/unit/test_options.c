@@ -29,6 +29,11 @@ static void defaults(void **state)
         assert_int_equal(o.max_message_size, 16 * 1024 * 1024);
         assert_int_equal(o.socket_mode, 0660);
         assert_int_equal(o.shutdown_grace_ms, 10000);
+        assert_string_equal(o.record_path, "");
+        assert_int_equal(o.record_max_messages, 64);
+        assert_int_equal(o.record_max_size, 256 * 1024 * 1024);
+        assert_int_equal(o.record_queue_size, 64 * 1024 * 1024);
+        assert_false(o.record_redact);
 }
 
 /* The kubelet accepts both unix:///path and /path; so does crisp. */
@@ -60,6 +65,22 @@ static void every_flag_is_parsed(void **state)
         assert_int_equal(o.shutdown_grace_ms, 3000);
         assert_int_equal(o.threads, 4);
         assert_int_equal(o.log_level, CRISP_LOG_DEBUG);
+}
+
+static void record_flags_are_parsed(void **state)
+{
+        (void)state;
+        struct crisp_options o;
+        assert_int_equal(PARSE(&o, NULL, "--listen", "/a", "--runtime-endpoint", "/b", "--record",
+                               "/var/log/crisp.jsonl", "--record-max-messages", "8",
+                               "--record-max-size", "1048576", "--record-queue-size", "131072",
+                               "--record-redact"),
+                         CRISP_OPTIONS_RUN);
+        assert_string_equal(o.record_path, "/var/log/crisp.jsonl");
+        assert_int_equal(o.record_max_messages, 8);
+        assert_int_equal(o.record_max_size, 1048576);
+        assert_int_equal(o.record_queue_size, 131072);
+        assert_true(o.record_redact);
 }
 
 static void help_and_version_exit_ok(void **state)
@@ -100,6 +121,15 @@ static void bad_flags_say_why(void **state)
             {ARGC("--log-level", "loud"), ARGV("--log-level", "loud"), "--log-level"},
             {ARGC("--listen", "/a", "--runtime-endpoint", "/b", "extra"),
              ARGV("--listen", "/a", "--runtime-endpoint", "/b", "extra"), "unexpected argument"},
+            {ARGC("--listen", "/a", "--runtime-endpoint", "/b", "--record-redact"),
+             ARGV("--listen", "/a", "--runtime-endpoint", "/b", "--record-redact"),
+             "--record-redact needs --record FILE"},
+            {ARGC("--listen", "/a", "--runtime-endpoint", "/b", "--record-max-size", "10"),
+             ARGV("--listen", "/a", "--runtime-endpoint", "/b", "--record-max-size", "10"),
+             "--record-max-size: '10' is not a number"},
+            {ARGC("--record-max-messages", "0"), ARGV("--record-max-messages", "0"),
+             "--record-max-messages"},
+            {ARGC("--record", ""), ARGV("--record", ""), "--record: the file name is empty"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct crisp_options o;
@@ -131,6 +161,7 @@ int main(void)
             cmocka_unit_test(defaults),
             cmocka_unit_test(endpoints_accept_both_spellings),
             cmocka_unit_test(every_flag_is_parsed),
+            cmocka_unit_test(record_flags_are_parsed),
             cmocka_unit_test(help_and_version_exit_ok),
             cmocka_unit_test(bad_flags_say_why),
             cmocka_unit_test(long_socket_paths_are_refused),

@@ -1,0 +1,21 @@
+/* The call observer (relay.h) that feeds the recorder: it copies each call's
+ * messages, identity and status into a crisp_call_record and submits it when
+ * the call ends. Its callbacks run on gRPC's queue threads under the call's
+ * lock, so they only copy bytes (within the recorder's memory budget) and
+ * never block or log; everything else happens on the recorder's thread. */
+#ifndef CRISP_RECORD_TAP_H
+#define CRISP_RECORD_TAP_H
+
+#include "recorder.h"
+#include "relay.h"
+
+struct crisp_record_tap {
+        struct crisp_call_observer observer; /* give &tap->observer to the server */
+        struct crisp_recorder *recorder;
+        unsigned max_messages; /* stored per call and direction; the rest is counted */
+};
+
+void crisp_record_tap_init(struct crisp_record_tap *tap, struct crisp_recorder *recorder,
+                           unsigned max_messages);
+
+#endif
