@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "notify.h"
 #include "options.h"
 #include "record_tap.h"
 #include "recorder.h"
@@ -100,6 +101,7 @@ static void on_signal(uv_signal_t *handle, int signum)
         log_info("%s: no new calls; draining calls_in_flight=%ld grace_period=%lds",
                  strsignal(signum), crisp_server_calls_in_flight(ctl->server),
                  ctl->opts->shutdown_grace_ms / 1000);
+        crisp_notify_stopping();
         crisp_server_begin_shutdown(ctl->server);
         uv_timer_start(&ctl->grace, on_grace_over, (uint64_t)ctl->opts->shutdown_grace_ms, 0);
 }
@@ -167,6 +169,9 @@ int main(int argc, char **argv)
                  opts.listen, opts.runtime_endpoint, opts.no_default ? "off" : "on",
                  opts.ambiguous == CRISP_AMBIGUOUS_KEEP ? "keep" : "runtime-default",
                  ctl.recorder ? opts.record_path : "off", CRISP_VERSION);
+        /* Under systemd (Type=notify): ready only now that the socket
+         * listens, so a kubelet ordered after crisp finds it. */
+        crisp_notify_ready();
 
         uv_run(&ctl.loop, UV_RUN_DEFAULT);
         uv_loop_close(&ctl.loop);
