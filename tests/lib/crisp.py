@@ -100,7 +100,7 @@ class Crisp:
             self.kill()
             raise AssertionError("crisp did not exit within %ss of %s; its log:\n%s"
                                  % (timeout, sig, self.log()))
-        self._stderr_thread.join(timeout=10)
+        self._close_pipes()
         return code
 
     def kill(self):
@@ -121,7 +121,7 @@ class Crisp:
 
     def wait_exit(self, timeout=EXIT_TIMEOUT_S):
         code = self.proc.wait(timeout=timeout)
-        self._stderr_thread.join(timeout=10)
+        self._close_pipes()
         return code
 
     # -- the log -----------------------------------------------------------
