@@ -7,7 +7,7 @@ packages=(
 	# build
 	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
-	libseccomp-dev libuv1-dev libjson-c-dev
+	libseccomp-dev libuv1-dev libjson-c-dev libyaml-dev libhttp-parser-dev
 	# unit tests
 	libcmocka-dev
 	# gRPC-level tests, replay and e2e clients (Debian's own python3)

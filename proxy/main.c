@@ -1,6 +1,9 @@
-/* crisp's main: parse flags, start the gRPC side, and run the control loop
- * (libuv) that owns signals: SIGTERM/SIGINT drain and stop, SIGHUP reopens
- * the recording. `crisp replay ...` is a subcommand of its own (replay.h). */
+/* crisp's main: parse flags (and --config), start the gRPC side, and run the
+ * control loop (libuv) that owns signals, reload and the HTTP listener:
+ * SIGTERM/SIGINT drain and stop; SIGHUP reopens the recording and reloads the
+ * config, as does a change of the config file; /metrics, /healthz and
+ * /readyz are served on metrics.listen. `crisp replay ...` and
+ * `crisp check-profile FILE` are subcommands of their own. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,12 +13,19 @@
 #include <grpc/grpc.h>
 #include <uv.h>
 
+#include "check_profile.h"
 #include "error.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_tap.h"
 #include "notify.h"
+#include "observers.h"
 #include "options.h"
+#include "readiness.h"
 #include "record_tap.h"
 #include "recorder.h"
+#include "reload.h"
 #include "replay.h"
 #include "server.h"
 
@@ -23,14 +33,26 @@
 #define CRISP_VERSION "0.0.0-dev"
 #endif
 
+/* How often the readiness probe asks the runtime for its Version. */
+#define READINESS_INTERVAL_MS 1000
+/* A burst of file events (an editor's write, rename, chmod) is one reload. */
+#define CONFIG_SETTLE_MS 200
+
 struct control {
         uv_loop_t loop;
         uv_signal_t sigterm, sigint, sighup;
         uv_timer_t grace;
         uv_async_t stopped;
+        uv_fs_event_t config_watch; /* the config file's folder */
+        uv_timer_t config_settle;
+        char config_name[4096]; /* the file's name within its folder */
         struct crisp_server *server;
         const struct crisp_options *opts;
         struct crisp_recorder *recorder; /* NULL: not recording */
+        struct crisp_http *http;         /* NULL: no metrics.listen */
+        struct crisp_readiness *readiness;
+        int argc;
+        char **argv; /* re-parsed on reload */
         int signals_seen;
 };
 
@@ -52,7 +74,87 @@ static void on_stopped(uv_async_t *async)
 {
         struct control *ctl = async->data;
         log_info("all calls answered; stopping");
+        crisp_http_stop(ctl->http); /* closes its own handles first */
+        ctl->http = NULL;
         uv_walk(&ctl->loop, close_handle, NULL);
+}
+
+static void reload_config(struct control *ctl, const char *why)
+{
+        _cleanup_error_ crisp_error *err = NULL;
+        log_info("%s: reloading the config", why);
+        if (crisp_reload(ctl->argc, ctl->argv, ctl->opts, ctl->server, &err) < 0)
+                log_error("reload failed; the running config stays in force: %s", err->msg);
+}
+
+static void on_config_settled(uv_timer_t *timer)
+{
+        reload_config(timer->data, "the config file changed");
+}
+
+/* The folder is watched, not the file: editors and ConfigMap updates
+ * replace the file (a rename), which a watch on the file itself misses. */
+static void on_config_event(uv_fs_event_t *handle, const char *filename, int events, int status)
+{
+        (void)events;
+        struct control *ctl = handle->data;
+        if (status < 0 || filename == NULL ||
+            (strcmp(filename, ctl->config_name) != 0 && strcmp(filename, "..data") != 0))
+                return;
+        uv_timer_start(&ctl->config_settle, on_config_settled, CONFIG_SETTLE_MS, 0);
+}
+
+static void watch_config(struct control *ctl)
+{
+        const char *path = ctl->opts->config_path;
+        if (path[0] == '\0')
+                return;
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        const char *name = slash ? slash + 1 : dir;
+        snprintf(ctl->config_name, sizeof(ctl->config_name), "%s", name);
+        if (slash == dir)
+                dir[1] = '\0';
+        else if (slash)
+                *slash = '\0';
+        else
+                snprintf(dir, sizeof(dir), ".");
+        int r = uv_fs_event_start(&ctl->config_watch, on_config_event, dir, 0);
+        if (r < 0)
+                log_warn("cannot watch %s for changes (%s); SIGHUP still reloads it", dir,
+                         uv_strerror(r));
+}
+
+/* /metrics, /healthz, /readyz. */
+static void on_http(void *arg, const char *path, struct crisp_http_response *resp)
+{
+        (void)arg;
+        if (strcmp(path, "/metrics") == 0) {
+                long n = crisp_metrics_render(&resp->body, CRISP_VERSION, grpc_version_string());
+                if (n < 0) {
+                        resp->status = 500;
+                        return;
+                }
+                resp->status = 200;
+                resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+                resp->body_len = (size_t)n;
+                return;
+        }
+        const char *text = NULL;
+        if (strcmp(path, "/healthz") == 0) {
+                resp->status = 200; /* the control loop answers: crisp is alive */
+                text = "ok\n";
+        } else if (strcmp(path, "/readyz") == 0) {
+                bool ready = crisp_metrics_ready();
+                resp->status = ready ? 200 : 503;
+                text = ready ? "ok: the runtime answered Version\n"
+                             : "not ready: the runtime did not answer Version\n";
+        } else {
+                text = "not found: /metrics, /healthz or /readyz\n";
+        }
+        resp->body = strdup(text);
+        resp->body_len = resp->body ? strlen(text) : 0;
 }
 
 static void on_grace_over(uv_timer_t *timer)
@@ -63,13 +165,18 @@ static void on_grace_over(uv_timer_t *timer)
         crisp_server_cancel_all(ctl->server);
 }
 
-/* SIGHUP: logrotate moved the recording; the writer reopens its path. */
+/* SIGHUP: logrotate moved the recording (the writer reopens its path), or
+ * the operator changed the config. */
 static void on_sighup(uv_signal_t *handle, int signum)
 {
         (void)signum;
         struct control *ctl = handle->data;
-        log_info("SIGHUP: reopening the recording path=%s", ctl->opts->record_path);
-        crisp_recorder_reopen(ctl->recorder);
+        if (ctl->recorder) {
+                log_info("SIGHUP: reopening the recording path=%s", ctl->opts->record_path);
+                crisp_recorder_reopen(ctl->recorder);
+        }
+        if (ctl->opts->config_path[0] != '\0')
+                reload_config(ctl, "SIGHUP");
 }
 
 static int open_recorder(const struct crisp_options *opts, struct crisp_recorder **out)
@@ -110,6 +217,8 @@ int main(int argc, char **argv)
 {
         if (argc >= 2 && strcmp(argv[1], "replay") == 0)
                 return crisp_replay_main(argc - 1, argv + 1);
+        if (argc >= 2 && strcmp(argv[1], "check-profile") == 0)
+                return crisp_check_profile_main(argc - 1, argv + 1);
 
         struct crisp_options opts;
         _cleanup_error_ crisp_error *err = NULL;
@@ -118,57 +227,100 @@ int main(int argc, char **argv)
         if (r < 0) {
                 fprintf(stderr, "crisp: %s\n\n", err->msg);
                 crisp_options_usage(stderr);
+                crisp_options_release(&opts);
                 return 2;
         }
         if (opts.show_help) {
                 crisp_options_usage(stdout);
+                crisp_options_release(&opts);
                 return 0;
         }
         if (opts.show_version) {
                 printf("crisp %s (gRPC core %s)\n", CRISP_VERSION, grpc_version_string());
+                crisp_options_release(&opts);
                 return 0;
         }
         crisp_log_set_level(opts.log_level);
+        crisp_log_set_format(opts.log_format);
         signal(SIGPIPE, SIG_IGN);
-
-        struct control ctl = {.opts = &opts};
-        struct crisp_record_tap tap;
-        if (opts.record_path[0] != '\0') {
-                if (open_recorder(&opts, &ctl.recorder) < 0)
-                        return 1;
-                crisp_record_tap_init(&tap, ctl.recorder, opts.record_max_messages);
+        if (crisp_check_default_profile(&opts.policy, &err) < 0) {
+                log_error("cannot start: %s", err->msg);
+                crisp_options_release(&opts);
+                return 1;
         }
+        crisp_metrics_set_config_hash(crisp_config_file_hash(opts.config_path));
+
+        struct control ctl = {.opts = &opts, .argc = argc, .argv = argv};
+        struct crisp_record_tap tap;
+        struct crisp_observers observers;
+        crisp_observers_init(&observers);
+        if (opts.record_path[0] != '\0') {
+                if (open_recorder(&opts, &ctl.recorder) < 0) {
+                        crisp_options_release(&opts);
+                        return 1;
+                }
+                crisp_record_tap_init(&tap, ctl.recorder, opts.record_max_messages);
+                crisp_observers_add(&observers, &tap.observer);
+        }
+        if (opts.metrics_listen[0] != '\0')
+                crisp_observers_add(&observers, crisp_metrics_tap());
         uv_loop_init(&ctl.loop);
         uv_signal_init(&ctl.loop, &ctl.sigterm);
         uv_signal_init(&ctl.loop, &ctl.sigint);
         uv_signal_init(&ctl.loop, &ctl.sighup);
         uv_timer_init(&ctl.loop, &ctl.grace);
+        uv_timer_init(&ctl.loop, &ctl.config_settle);
+        uv_fs_event_init(&ctl.loop, &ctl.config_watch);
         uv_async_init(&ctl.loop, &ctl.stopped, on_stopped);
         ctl.sigterm.data = ctl.sigint.data = ctl.sighup.data = ctl.grace.data = ctl.stopped.data =
-            &ctl;
+            ctl.config_settle.data = ctl.config_watch.data = &ctl;
         /* Signals are watched before serving, so none is missed. */
         uv_signal_start(&ctl.sigterm, on_signal, SIGTERM);
         uv_signal_start(&ctl.sigint, on_signal, SIGINT);
-        if (ctl.recorder)
+        if (ctl.recorder || opts.config_path[0] != '\0')
                 uv_signal_start(&ctl.sighup, on_sighup, SIGHUP);
 
         grpc_init();
-        r = crisp_server_start(&opts, ctl.recorder ? &tap.observer : NULL, on_server_stopped, &ctl,
+        r = crisp_server_start(&opts, crisp_observers_get(&observers), on_server_stopped, &ctl,
                                &ctl.server, &err);
+        if (r == 0 && opts.metrics_listen[0] != '\0') {
+                r = crisp_http_start(&ctl.loop, opts.metrics_listen, on_http, &ctl, &ctl.http,
+                                     &err);
+                if (r == 0)
+                        r = crisp_readiness_start(opts.runtime_endpoint, ctl.server,
+                                                  READINESS_INTERVAL_MS, &ctl.readiness, &err);
+                if (r < 0) {
+                        /* Stop the server that did start, the normal way. */
+                        crisp_server_begin_shutdown(ctl.server);
+                        crisp_server_cancel_all(ctl.server);
+                }
+        }
         if (r < 0) {
                 log_error("cannot start: %s", err->msg);
-                uv_walk(&ctl.loop, close_handle, NULL);
-                uv_run(&ctl.loop, UV_RUN_DEFAULT);
+                if (ctl.server) {
+                        uv_run(&ctl.loop, UV_RUN_DEFAULT); /* until on_stopped */
+                        crisp_server_destroy(ctl.server);
+                } else {
+                        uv_walk(&ctl.loop, close_handle, NULL);
+                        uv_run(&ctl.loop, UV_RUN_DEFAULT);
+                }
+                crisp_http_stop(ctl.http);
                 uv_loop_close(&ctl.loop);
                 grpc_shutdown_blocking();
                 crisp_recorder_close(ctl.recorder);
+                crisp_options_release(&opts);
                 return 1;
         }
-        log_info("serving listen=%s runtime-endpoint=%s seccomp-default=%s "
-                 "ambiguous-unconfined=%s record=%s version=%s",
-                 opts.listen, opts.runtime_endpoint, opts.no_default ? "off" : "on",
+        watch_config(&ctl);
+        log_info("serving listen=%s runtime-endpoint=%s mode=%s default-profile=%s "
+                 "ambiguous-unconfined=%s record=%s metrics=%s config=%s version=%s",
+                 opts.listen, opts.runtime_endpoint, crisp_mode_name(opts.policy.mode),
+                 opts.policy.default_profile_path ? opts.policy.default_profile_path
+                                                  : "RuntimeDefault",
                  opts.ambiguous == CRISP_AMBIGUOUS_KEEP ? "keep" : "runtime-default",
-                 ctl.recorder ? opts.record_path : "off", CRISP_VERSION);
+                 ctl.recorder ? opts.record_path : "off",
+                 opts.metrics_listen[0] ? opts.metrics_listen : "off",
+                 opts.config_path[0] ? opts.config_path : "-", CRISP_VERSION);
         /* Under systemd (Type=notify): ready only now that the socket
          * listens, so a kubelet ordered after crisp finds it. */
         crisp_notify_ready();
@@ -176,10 +328,12 @@ int main(int argc, char **argv)
         uv_run(&ctl.loop, UV_RUN_DEFAULT);
         uv_loop_close(&ctl.loop);
 
+        crisp_readiness_stop(ctl.readiness);
         crisp_server_destroy(ctl.server);
         /* Every call has ended, so every record is submitted: write them all. */
         crisp_recorder_close(ctl.recorder);
         grpc_shutdown_blocking();
+        crisp_options_release(&opts);
         log_info("stopped");
         return 0;
 }

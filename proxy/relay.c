@@ -37,6 +37,8 @@
 #include <grpc/support/time.h>
 
 #include "log.h"
+#include "pod_facts.h"
+#include "sandbox_handlers.h"
 #include "tag.h"
 
 struct relay_call {
@@ -72,6 +74,13 @@ struct relay_call {
         grpc_status_code sent_code;
 
         void *observed; /* the observer's per-call state, or NULL */
+
+        /* issue 6 (policy): the snapshot this call started with, kept to its
+         * end; and, for RunPodSandbox, the runtime handler to remember once
+         * the runtime says the sandbox's id. */
+        struct crisp_policy_snapshot *snap;
+        char runtime_handler[96];
+        bool handler_remembered;
 
         struct crisp_tag t_new_call, t_down_closed, t_c2p_recv, t_c2p_send, t_c2p_close,
             t_up_headers, t_up_status, t_p2c_recv, t_p2c_send, t_down_headers, t_down_status;
@@ -144,6 +153,7 @@ static void relay_call_free(struct relay_call *c)
         grpc_metadata_array_destroy(&c->response_md);
         grpc_metadata_array_destroy(&c->trailing_md);
         grpc_slice_unref(c->status_details);
+        crisp_policy_release_snapshot(c->snap); /* issue 6 */
         pthread_mutex_destroy(&c->mu);
         free(c);
         atomic_fetch_sub(&ctx->live_calls, 1);
@@ -270,19 +280,80 @@ static grpc_slice read_all(grpc_byte_buffer *bb)
         return s;
 }
 
-/* Applies the seccomp rule to the first request message; *changed says
- * whether crisp replaced it. Returns false when
- * the call was answered with an error instead. */
+/* issue 6 (policy): exemptions and audit mode, after the rewriter decided.
+ * An exempt pod, or any pod in audit mode, goes to the runtime exactly as it
+ * came: the rewriter's bytes are dropped and `res` says why. */
+static void apply_policy(struct relay_call *c, const uint8_t *data, size_t len,
+                         struct crisp_rewrite_result *res)
+{
+        const struct crisp_policy *policy = &c->snap->policy;
+        struct crisp_pod_view view;
+        _cleanup_error_ crisp_error *err = NULL;
+        bool exempt = false;
+        if (crisp_pod_view_decode(c->method, data, len, &view, &err) == 0) {
+                char handler[96];
+                if (c->method == CRISP_METHOD_CREATE_CONTAINER &&
+                    crisp_sandbox_handlers_get(view.sandbox_id, handler, sizeof(handler))) {
+                        view.facts.runtime_handler = handler;
+                        view.facts.runtime_handler_len = strlen(handler);
+                        view.facts.runtime_handler_known = true;
+                }
+                /* Remembered only as a plain string: a handler with a NUL
+                 * byte could match a different one once cut at the NUL. */
+                if (c->method == CRISP_METHOD_RUN_POD_SANDBOX &&
+                    view.facts.runtime_handler_len < sizeof(c->runtime_handler) &&
+                    view.facts.runtime_handler_len > 0 &&
+                    memchr(view.facts.runtime_handler, 0, view.facts.runtime_handler_len) == NULL) {
+                        memcpy(c->runtime_handler, view.facts.runtime_handler,
+                               view.facts.runtime_handler_len);
+                        c->runtime_handler[view.facts.runtime_handler_len] = '\0';
+                }
+                exempt = crisp_policy_exemption(policy, &view.facts, res->exemption,
+                                                sizeof(res->exemption));
+        } else {
+                log_warn("policy: cannot read the pod's namespace, labels and handler "
+                         "method=%s reason=\"%s\"; no exemption applies",
+                         c->method_path, err->msg);
+        }
+        crisp_pod_view_release(&view);
+
+        res->audit = policy->mode == CRISP_MODE_AUDIT;
+        if (exempt)
+                res->n_changes = 0;
+        if (exempt || res->audit) {
+                free(res->bytes);
+                res->bytes = NULL;
+                res->len = 0;
+                res->changed = false;
+        }
+}
+
+/* Applies the seccomp rule and the policy to the first request message;
+ * *changed says whether crisp replaced it. Returns false when the call was
+ * answered with an error instead. */
 static bool rewrite_first_message(struct relay_call *c, bool *changed)
 {
         grpc_slice in = read_all(c->c2p_msg);
         struct crisp_rewrite_result res;
         _cleanup_error_ crisp_error *err = NULL;
         int r = crisp_rewrite_request(c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
-                                      &c->ctx->rewrite, &res, &err);
+                                      &c->snap->rewrite, &res, &err);
+        if (r == 0)
+                apply_policy(c, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in), &res);
         grpc_slice_unref(in);
         if (r == 0 && c->observed)
                 c->ctx->observer->rewrite(c->observed, &res);
+        if (r < 0 && c->observed && c->ctx->observer->rejected)
+                c->ctx->observer->rejected(c->observed, err->msg); /* issue 6 */
+        if (r < 0 && c->snap->policy.mode == CRISP_MODE_AUDIT) {
+                /* issue 6: audit never answers for the runtime; it says what
+                 * enforce would have done and forwards the request as it came. */
+                log_warn("audit: enforce would reject method=%s code=INVALID_ARGUMENT "
+                         "reason=\"%s\" mode=audit",
+                         c->method_path, err->msg);
+                *changed = false;
+                return true;
+        }
         if (r < 0) {
                 log_warn("rejected method=%s code=INVALID_ARGUMENT reason=\"%s\"", c->method_path,
                          err->msg);
@@ -301,6 +372,8 @@ static bool rewrite_first_message(struct relay_call *c, bool *changed)
                 c->c2p_msg = grpc_raw_byte_buffer_create(&out, 1);
                 grpc_slice_unref(out);
                 crisp_rewrite_result_log(&res, c->method_path);
+        } else if (res.exemption[0] != '\0' || res.n_changes > 0) {
+                crisp_rewrite_result_log(&res, c->method_path); /* exempt, or audit */
         } else {
                 log_debug("unchanged method=%s pod=%s/%s container=%s", c->method_path,
                           res.pod_namespace, res.pod_name, res.container[0] ? res.container : "-");
@@ -439,6 +512,18 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok)
                 c->p2c_done = true; /* the runtime sent its last message */
                 maybe_send_status(c);
         } else {
+                if (c->method == CRISP_METHOD_RUN_POD_SANDBOX && c->runtime_handler[0] != '\0' &&
+                    !c->handler_remembered) {
+                        /* issue 6: the new sandbox's handler, for its containers. */
+                        char id[96];
+                        grpc_slice s = read_all(c->p2c_msg);
+                        crisp_pod_sandbox_id_of_response(GRPC_SLICE_START_PTR(s),
+                                                         GRPC_SLICE_LENGTH(s), id, sizeof(id));
+                        grpc_slice_unref(s);
+                        crisp_sandbox_handlers_put(id, c->runtime_handler,
+                                                   strlen(c->runtime_handler));
+                        c->handler_remembered = true;
+                }
                 if (c->observed) {
                         grpc_slice s = read_all(c->p2c_msg);
                         c->ctx->observer->response(c->observed, GRPC_SLICE_START_PTR(s),
@@ -543,7 +628,11 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
         size_t len = GRPC_SLICE_LENGTH(c->details.method);
         const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
         snprintf(c->method_path, sizeof(c->method_path), "%.*s", (int)len, path);
-        c->method = ctx->rewrite_enabled ? crisp_method_classify(path, len) : CRISP_METHOD_OTHER;
+        /* issue 6: the policy this call keeps to its end; mode off relays it
+         * as opaque bytes. */
+        c->snap = crisp_policy_acquire(ctx->policy);
+        c->method = c->snap->policy.mode != CRISP_MODE_OFF ? crisp_method_classify(path, len)
+                                                           : CRISP_METHOD_OTHER;
         if (ctx->observer)
                 c->observed = ctx->observer->begin(ctx->observer->self, c->method_path);
 

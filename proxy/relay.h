@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "policy_snapshot.h"
 #include "rewrite.h"
 
 /* An observer of every call (the recorder uses it). Callbacks run on queue
@@ -24,6 +25,9 @@ struct crisp_call_observer {
                         size_t forwarded_len);
         /* The rewriter's view of the first request (identity, changes). */
         void (*rewrite)(void *call, const struct crisp_rewrite_result *result);
+        /* issue 6: crisp refused the first request (INVALID_ARGUMENT), or in
+         * audit mode would have; optional (NULL: not told). */
+        void (*rejected)(void *call, const char *reason);
         /* A response message from the runtime. */
         void (*response)(void *call, const uint8_t *data, size_t len);
         /* The call is over: the status the client was sent; frees `call`. */
@@ -37,8 +41,9 @@ struct crisp_relay_ctx {
         grpc_server *server;
         grpc_channel *upstream;
         grpc_completion_queue *cq;
-        bool rewrite_enabled;
-        struct crisp_rewrite_options rewrite;
+        /* The policy in force: each call takes a snapshot when it starts and
+         * keeps it to its end (issue 6: reload). */
+        struct crisp_policy_holder *policy;
 
         /* Relay calls alive, including the one waiting for the next call. */
         atomic_long live_calls;

@@ -17,7 +17,8 @@
 #include "tag.h"
 
 struct crisp_server {
-        struct crisp_relay_ctx relay; /* first: relay callbacks find the server from it */
+        struct crisp_relay_ctx relay;      /* first: relay callbacks find the server from it */
+        struct crisp_policy_holder policy; /* the policy in force (relay.policy points here) */
         char listen[108];
         int n_threads;
         pthread_t threads[64];
@@ -97,12 +98,18 @@ int crisp_server_start(const struct crisp_options *opts, const struct crisp_call
         struct crisp_server *s = calloc(1, sizeof(*s));
         if (s == NULL)
                 return crisp_error_set(err, ENOMEM, "out of memory");
+        struct crisp_policy_snapshot *first = NULL;
+        r = crisp_policy_snapshot_new(&opts->policy, &first, err);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        crisp_policy_holder_init(&s->policy, first);
+        s->relay.policy = &s->policy;
         snprintf(s->listen, sizeof(s->listen), "%s", opts->listen);
         s->on_stopped = on_stopped;
         s->on_stopped_arg = arg;
         s->t_shutdown.fn = on_server_shutdown;
-        s->relay.rewrite_enabled = !opts->no_default;
-        s->relay.rewrite.ambiguous = opts->ambiguous;
         s->relay.on_call_freed = on_call_freed;
         s->relay.observer = observer;
         s->n_threads = opts->threads;
@@ -198,8 +205,19 @@ fail_unstarted:
                 ;
         grpc_completion_queue_destroy(s->relay.cq);
         grpc_channel_destroy(s->relay.upstream);
+        crisp_policy_holder_destroy(&s->policy);
         free(s);
         return r;
+}
+
+void crisp_server_set_policy(struct crisp_server *s, struct crisp_policy_snapshot *next)
+{
+        crisp_policy_swap(&s->policy, next);
+}
+
+grpc_connectivity_state crisp_server_upstream_state(struct crisp_server *s)
+{
+        return grpc_channel_check_connectivity_state(s->relay.upstream, 0);
 }
 
 void crisp_server_begin_shutdown(struct crisp_server *s)
@@ -231,5 +249,6 @@ void crisp_server_destroy(struct crisp_server *s)
         grpc_completion_queue_destroy(s->relay.cq);
         grpc_channel_destroy(s->relay.upstream);
         crisp_listen_socket_remove(s->listen);
+        crisp_policy_holder_destroy(&s->policy);
         free(s);
 }

@@ -3,8 +3,11 @@
 #ifndef CRISP_SERVER_H
 #define CRISP_SERVER_H
 
+#include <grpc/grpc.h>
+
 #include "error.h"
 #include "options.h"
+#include "policy_snapshot.h"
 
 struct crisp_server;
 
@@ -26,6 +29,13 @@ void crisp_server_cancel_all(struct crisp_server *s);
 
 /* Calls in flight now (approximate; for logs). */
 long crisp_server_calls_in_flight(struct crisp_server *s);
+
+/* Puts a new policy in force (a reload); calls already started keep theirs.
+ * Takes ownership of `next`. */
+void crisp_server_set_policy(struct crisp_server *s, struct crisp_policy_snapshot *next);
+
+/* The channel to the runtime, without trying to connect (for /metrics). */
+grpc_connectivity_state crisp_server_upstream_state(struct crisp_server *s);
 
 /* Joins the threads and frees everything. Only after on_stopped. */
 void crisp_server_destroy(struct crisp_server *s);

@@ -8,7 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log_json.h"
+
 static atomic_int current_level = CRISP_LOG_INFO;
+static atomic_int current_format = CRISP_LOG_TEXT;
 
 static const char *const level_names[] = {
     [CRISP_LOG_ERROR] = "error",
@@ -20,6 +23,22 @@ static const char *const level_names[] = {
 void crisp_log_set_level(enum crisp_log_level level)
 {
         atomic_store(&current_level, (int)level);
+}
+
+void crisp_log_set_format(enum crisp_log_format format)
+{
+        atomic_store(&current_format, (int)format);
+}
+
+int crisp_log_parse_format(const char *name, enum crisp_log_format *out)
+{
+        if (strcmp(name, "text") == 0)
+                *out = CRISP_LOG_TEXT;
+        else if (strcmp(name, "json") == 0)
+                *out = CRISP_LOG_JSON;
+        else
+                return -EINVAL;
+        return 0;
 }
 
 int crisp_log_enabled(enum crisp_log_level level)
@@ -53,6 +72,22 @@ void crisp_log(enum crisp_log_level level, const char *fmt, ...)
                       level_names[level]);
 
         va_list ap;
+        if (atomic_load(&current_format) == CRISP_LOG_JSON) {
+                char text[4096], stamp[64];
+                va_start(ap, fmt);
+                vsnprintf(text, sizeof(text), fmt, ap);
+                va_end(ap);
+                snprintf(stamp, sizeof(stamp), "%.*s", n - 7, line); /* without " LEVEL " */
+                char *end = stamp + strlen(stamp);
+                while (end > stamp && end[-1] == ' ')
+                        *--end = '\0';
+                size_t jl =
+                    crisp_log_json_line(stamp, level_names[level], text, line, sizeof(line) - 1);
+                line[jl++] = '\n';
+                ssize_t ignored = write(STDERR_FILENO, line, jl);
+                (void)ignored;
+                return;
+        }
         va_start(ap, fmt);
         int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
         va_end(ap);

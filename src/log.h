@@ -11,7 +11,16 @@ enum crisp_log_level {
         CRISP_LOG_DEBUG,
 };
 
+enum crisp_log_format {
+        CRISP_LOG_TEXT = 0, /* TIME LEVEL message key=value... */
+        CRISP_LOG_JSON,     /* one JSON object per line (log_json.c) */
+};
+
 void crisp_log_set_level(enum crisp_log_level level);
+void crisp_log_set_format(enum crisp_log_format format);
+
+/* Parses "text" or "json"; returns 0 or -EINVAL. */
+int crisp_log_parse_format(const char *name, enum crisp_log_format *out);
 int crisp_log_enabled(enum crisp_log_level level);
 
 /* Parses "error", "warn", "info" or "debug"; returns 0 or -EINVAL. */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 enum {
         OPT_LISTEN = 256,
         OPT_RUNTIME_ENDPOINT,
@@ -24,6 +26,10 @@ enum {
         OPT_RECORD_REDACT,
         OPT_HELP,
         OPT_VERSION,
+        OPT_CONFIG,
+        OPT_MODE,
+        OPT_LOG_FORMAT,
+        OPT_METRICS_LISTEN,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +47,10 @@ static const struct option long_options[] = {
     {"record-max-size", required_argument, NULL, OPT_RECORD_MAX_SIZE},
     {"record-queue-size", required_argument, NULL, OPT_RECORD_QUEUE_SIZE},
     {"record-redact", no_argument, NULL, OPT_RECORD_REDACT},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -51,24 +61,33 @@ void crisp_options_usage(FILE *out)
         fputs("usage: crisp --listen PATH --runtime-endpoint PATH [options]\n"
               "       crisp replay FILE (--runtime-endpoint PATH | --serve PATH | --check |\n"
               "                          --print) [options]   (crisp replay --help)\n"
+              "       crisp check-profile FILE   (validate a seccomp profile)\n"
               "\n"
               "A CRI proxy: serves the CRI on --listen, relays every call to the runtime, and\n"
               "defaults seccomp profiles left empty to RuntimeDefault, as the kubelet's\n"
               "SeccompDefault would.\n"
               "\n"
+              "  --config FILE                 read settings from this YAML file first; the\n"
+              "                                flags override it (deploy/crisp.yaml; SIGHUP\n"
+              "                                re-reads it)\n"
               "  --listen PATH                 unix socket to serve on (unix:///path or /path)\n"
               "  --runtime-endpoint PATH       the runtime's socket (unix:///path or /path)\n"
               "  --ambiguous-unconfined POLICY runtime-default (default) or keep: what to do with\n"
               "                                an empty path and Unconfined field, which kubelet\n"
               "                                >= 1.28 sends for both nothing set and explicit\n"
               "                                Unconfined\n"
-              "  --no-default                  relay only, never rewrite (pass-through)\n"
+              "  --mode MODE                   enforce (default): rewrite; audit: decide and log\n"
+              "                                but forward unchanged; off: pass-through\n"
+              "  --no-default                  the same as --mode off\n"
               "  --max-message-size BYTES      largest message either way (default 16777216)\n"
               "  --socket-mode OCTAL           mode of the listening socket (default 0660)\n"
               "  --shutdown-grace-period SECS  on SIGTERM, time in-flight calls get to finish\n"
               "                                before they are cancelled (default 10)\n"
               "  --threads N                   threads serving calls (default 2)\n"
               "  --log-level LEVEL             error, warn, info (default) or debug\n"
+              "  --log-format FORMAT           text (default) or json (one object per line)\n"
+              "  --metrics-listen ADDRESS      serve /metrics, /healthz, /readyz on a unix\n"
+              "                                socket path or 127.0.0.1:PORT (default off)\n"
               "  --record FILE                 append one JSON line per call to FILE (mode 0600;\n"
               "                                SIGHUP reopens it)\n"
               "  --record-max-messages N       messages stored per call and direction; the\n"
@@ -117,7 +136,35 @@ static int parse_long(const char *flag, const char *arg, int base, long min, lon
         return 0;
 }
 
-int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp_error **err)
+int crisp_metrics_address_check(const char *address, crisp_error **err)
+{
+        const char *p = address;
+        if (strncmp(p, "unix://", 7) == 0)
+                p += 7;
+        if (p[0] == '/') {
+                if (strlen(p) >= 108)
+                        return crisp_error_set(
+                            err, EINVAL, "'%s': a unix socket path is at most 107 bytes", address);
+                return 0;
+        }
+        const char *colon = strrchr(p, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (colon == NULL || colon == p || end == colon + 1 || *end != '\0' || port < 1 ||
+            port > 65535 || strlen(address) >= 108)
+                return crisp_error_set(err, EINVAL,
+                                       "'%s' is not an absolute unix socket path or HOST:PORT "
+                                       "(e.g. 127.0.0.1:9760)",
+                                       address);
+        return 0;
+}
+
+void crisp_options_release(struct crisp_options *opts)
+{
+        crisp_policy_release(&opts->policy);
+}
+
+void crisp_options_defaults(struct crisp_options *opts)
 {
         memset(opts, 0, sizeof(*opts));
         opts->ambiguous = CRISP_AMBIGUOUS_RUNTIME_DEFAULT;
@@ -129,11 +176,42 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
         opts->record_max_messages = CRISP_DEFAULT_RECORD_MAX_MESSAGES;
         opts->record_max_size = CRISP_DEFAULT_RECORD_MAX_SIZE;
         opts->record_queue_size = CRISP_DEFAULT_RECORD_QUEUE_SIZE;
+}
+
+/* --config is read before every other flag, wherever it is on the line, so
+ * that the flags override the file. */
+static const char *find_config_flag(int argc, char **argv)
+{
+        const char *path = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        break;
+                if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+                        path = argv[++i];
+                else if (strncmp(argv[i], "--config=", 9) == 0)
+                        path = argv[i] + 9;
+        }
+        return path;
+}
+
+int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp_error **err)
+{
+        crisp_options_defaults(opts);
+        int r;
+        const char *config = find_config_flag(argc, argv);
+        if (config != NULL) {
+                if (strlen(config) >= sizeof(opts->config_path))
+                        return crisp_error_set(err, ENAMETOOLONG, "--config: the path is too long");
+                strcpy(opts->config_path, config);
+                r = crisp_config_load(config, opts, err);
+                if (r < 0)
+                        return r;
+        }
         const char *record_flag = NULL; /* a --record-* flag seen, for the check below */
 
         optind = 0; /* reset getopt: parse may run more than once (tests) */
         opterr = 0; /* we report errors ourselves, in one line */
-        int c, r;
+        int c;
         long v = 0;
         while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
                 switch (c) {
@@ -149,10 +227,29 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                                 return r;
                         break;
                 case OPT_NO_DEFAULT:
-                        opts->no_default = true;
+                        opts->policy.mode = CRISP_MODE_OFF;
+                        break;
+                case OPT_MODE:
+                        if (crisp_mode_parse(optarg, &opts->policy.mode) < 0)
+                                return crisp_error_set(err, EINVAL,
+                                                       "--mode: '%s' is not enforce, audit or off",
+                                                       optarg);
+                        break;
+                case OPT_CONFIG:
+                        break; /* read first, above */
+                case OPT_LOG_FORMAT:
+                        if (crisp_log_parse_format(optarg, &opts->log_format) < 0)
+                                return crisp_error_set(
+                                    err, EINVAL, "--log-format: '%s' is not text or json", optarg);
+                        break;
+                case OPT_METRICS_LISTEN:
+                        r = crisp_metrics_address_check(optarg, err);
+                        if (r < 0)
+                                return r;
+                        snprintf(opts->metrics_listen, sizeof(opts->metrics_listen), "%s", optarg);
                         break;
                 case OPT_AMBIGUOUS:
-                        if (crisp_ambiguous_policy_parse(optarg, &opts->ambiguous) < 0)
+                        if (crisp_ambiguous_policy_parse(optarg, &opts->policy.ambiguous) < 0)
                                 return crisp_error_set(err, EINVAL,
                                                        "--ambiguous-unconfined: '%s' is not "
                                                        "runtime-default or keep",
@@ -240,6 +337,9 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                         return crisp_error_set(err, EINVAL, "unknown flag %s", argv[optind - 1]);
                 }
         }
+        /* The policy is the one truth; these two mirror it for older callers. */
+        opts->ambiguous = opts->policy.ambiguous;
+        opts->no_default = opts->policy.mode == CRISP_MODE_OFF;
         if (opts->show_help || opts->show_version)
                 return CRISP_OPTIONS_EXIT_OK;
         if (optind < argc)

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "policy.h"
 #include "seccomp_default.h"
 
 #define CRISP_DEFAULT_MAX_MESSAGE_SIZE  (16 * 1024 * 1024) /* the kubelet's CRI client limit */
@@ -24,13 +25,21 @@
 struct crisp_options {
         char listen[108];           /* unix socket path crisp serves on (sun_path size) */
         char runtime_endpoint[108]; /* unix socket path of the real runtime */
-        bool no_default;            /* pure pass-through */
-        enum crisp_ambiguous_policy ambiguous;
+        bool no_default;            /* pure pass-through: set when policy.mode is off */
+        enum crisp_ambiguous_policy ambiguous; /* the same as policy.ambiguous */
         size_t max_message_size;
         mode_t socket_mode;
         long shutdown_grace_ms;
         int threads;
         enum crisp_log_level log_level;
+        enum crisp_log_format log_format;
+
+        /* --config FILE ("" = none): read before the flags, which override it. */
+        char config_path[4096];
+        /* mode, defaultProfile, exemptions (owned: crisp_options_release). */
+        struct crisp_policy policy;
+        /* metrics.listen: "" (off), a unix socket path or 127.0.0.1:PORT. */
+        char metrics_listen[108];
 
         /* --record: append one JSON line per call to this file ("" = off). */
         char record_path[4096];
@@ -56,6 +65,16 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
  * kubelet accepts both. Rejects other schemes and relative paths. */
 int crisp_endpoint_to_path(const char *endpoint, char *path, size_t size, crisp_error **err);
 
+/* Checks a metrics address: an absolute unix socket path (or unix:///path),
+ * or HOST:PORT with a numeric IPv4 host or [IPv6]. Returns 0 or -EINVAL. */
+int crisp_metrics_address_check(const char *address, crisp_error **err);
+
 void crisp_options_usage(FILE *out);
+
+/* Frees what the options own (the policy's lists). */
+void crisp_options_release(struct crisp_options *opts);
+
+/* The built-in defaults, before any file or flag. */
+void crisp_options_defaults(struct crisp_options *opts);
 
 #endif

@@ -115,25 +115,45 @@ static int apply_rule(const char *context, protobuf_c_boolean *has_path, Protobu
         struct crisp_seccomp_change *change = &res->changes[res->n_changes];
         change->context = context;
         change->why = why;
+        change->from = field_of(*field);
         describe(change->before, sizeof(change->before), path, *field);
 
-        /* F := exactly {RuntimeDefault}: a fresh, empty message (RuntimeDefault
-         * is the zero value, so it goes on the wire as `seccomp {}`, as the
-         * kubelet sends it); neither a stale localhost_ref nor anything else
-         * of the old value survives. */
-        SecurityProfile *runtime_default = malloc(sizeof(*runtime_default));
-        if (runtime_default == NULL)
+        /* F := exactly the default: a fresh message, so neither a stale
+         * localhost_ref nor anything else of the old value survives.
+         * RuntimeDefault is the zero value, so it goes on the wire as
+         * `seccomp {}`, as the kubelet sends it. */
+        SecurityProfile *fresh = malloc(sizeof(*fresh));
+        if (fresh == NULL)
                 return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
-        crisp__cri__security_profile__init(runtime_default);
-
-        if (action == CRISP_DEFAULT_BOTH) {
-                size_t n = strlen(CRISP_RUNTIME_DEFAULT_PATH);
-                uint8_t *p = malloc(n);
-                if (p == NULL) {
-                        free(runtime_default);
+        crisp__cri__security_profile__init(fresh);
+        const char *local = opts->localhost_profile;
+        if (local != NULL) {
+                size_t n = strlen(local);
+                fresh->localhost_ref.data = malloc(n ? n : 1);
+                if (fresh->localhost_ref.data == NULL) {
+                        free(fresh);
                         return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
                 }
-                memcpy(p, CRISP_RUNTIME_DEFAULT_PATH, n);
+                memcpy(fresh->localhost_ref.data, local, n);
+                fresh->localhost_ref.len = n;
+                fresh->has_localhost_ref = 1;
+                fresh->has_profile_type = 1;
+                fresh->profile_type = PROFILE_LOCALHOST;
+        }
+
+        if (action == CRISP_DEFAULT_BOTH) {
+                /* The deprecated string: "runtime/default" or "localhost/<path>". */
+                size_t n = local ? strlen("localhost/") + strlen(local)
+                                 : strlen(CRISP_RUNTIME_DEFAULT_PATH);
+                uint8_t *p = malloc(n + 1);
+                if (p == NULL) {
+                        crisp__cri__security_profile__free_unpacked(fresh, NULL);
+                        return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
+                }
+                if (local)
+                        snprintf((char *)p, n + 1, "localhost/%s", local);
+                else
+                        memcpy(p, CRISP_RUNTIME_DEFAULT_PATH, n);
                 free(path->data); /* protobuf-c allocated it, or it is NULL */
                 path->data = p;
                 path->len = n;
@@ -141,7 +161,7 @@ static int apply_rule(const char *context, protobuf_c_boolean *has_path, Protobu
         }
         if (*field != NULL)
                 crisp__cri__security_profile__free_unpacked(*field, NULL);
-        *field = runtime_default;
+        *field = fresh;
 
         describe(change->after, sizeof(change->after), path, *field);
         res->n_changes++;
@@ -289,12 +309,21 @@ void crisp_rewrite_result_release(struct crisp_rewrite_result *r)
 
 void crisp_rewrite_result_log(const struct crisp_rewrite_result *r, const char *method_path)
 {
+        const char *container = r->container[0] ? r->container : "-";
+        if (r->exemption[0] != '\0') {
+                log_info("seccomp exempt method=%s pod=%s/%s uid=%s container=%s mode=%s "
+                         "exemption=%s",
+                         method_path, r->pod_namespace, r->pod_name, r->pod_uid, container,
+                         r->audit ? "audit" : "enforce", r->exemption);
+                return;
+        }
         for (size_t i = 0; i < r->n_changes; i++) {
                 const struct crisp_seccomp_change *c = &r->changes[i];
-                log_info("seccomp defaulted method=%s pod=%s/%s uid=%s container=%s context=%s "
-                         "before=\"%s\" after=\"%s\" reason=\"%s\"",
-                         method_path, r->pod_namespace, r->pod_name, r->pod_uid,
-                         r->container[0] ? r->container : "-", c->context, c->before, c->after,
-                         c->why);
+                /* audit: what enforce would have done; the request went as it came. */
+                log_info("%s method=%s pod=%s/%s uid=%s container=%s context=%s "
+                         "before=\"%s\" after=\"%s\" reason=\"%s\" mode=%s",
+                         r->audit ? "audit: seccomp would be defaulted" : "seccomp defaulted",
+                         method_path, r->pod_namespace, r->pod_name, r->pod_uid, container,
+                         c->context, c->before, c->after, c->why, r->audit ? "audit" : "enforce");
         }
 }

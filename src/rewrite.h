@@ -28,12 +28,18 @@ const char *crisp_method_name(enum crisp_method method);
 
 struct crisp_rewrite_options {
         enum crisp_ambiguous_policy ambiguous;
+        /* What "default" means (config defaultProfile). NULL: RuntimeDefault,
+         * F := {RuntimeDefault}, P := "runtime/default". Else the absolute path
+         * of a profile file: F := {Localhost, localhost_ref: path},
+         * P := "localhost/<path>". Only the value changes, never the rule. */
+        const char *localhost_profile;
 };
 
 /* One security context that crisp changed. */
 struct crisp_seccomp_change {
-        const char *context; /* "container", "sandbox_config" or "sandbox" */
-        const char *why;     /* the rule row's reason */
+        const char *context;           /* "container", "sandbox_config" or "sandbox" */
+        const char *why;               /* the rule row's reason */
+        enum crisp_profile_field from; /* what the field held (for metrics) */
         char before[192];
         char after[192];
 };
@@ -54,6 +60,13 @@ struct crisp_rewrite_result {
 
         size_t n_changes;
         struct crisp_seccomp_change changes[CRISP_REWRITE_MAX_CHANGES];
+
+        /* Set by the relay's policy step, not by the rewriter: the changes
+         * above were only logged (audit), or the pod was exempt (then
+         * `exemption` says which, e.g. "namespace:kube-system"); in both
+         * cases `changed` is false and the request went as it came. */
+        bool audit;
+        char exemption[160];
 };
 
 /* Applies the rule to one request of `method` (which must not be

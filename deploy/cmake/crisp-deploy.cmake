@@ -19,7 +19,8 @@ if(CRISP_STATIC)
   set(_crisp_glibc c m dl rt pthread)
   set(_crisp_archives)
   foreach(_name IN LISTS GRPC_STATIC_LIBRARIES PROTOBUF_C_STATIC_LIBRARIES
-                         JSONC_STATIC_LIBRARIES LIBUV_STATIC_STATIC_LIBRARIES)
+                         JSONC_STATIC_LIBRARIES LIBUV_STATIC_STATIC_LIBRARIES
+                         YAML_STATIC_LIBRARIES LIBSECCOMP_STATIC_LIBRARIES)
     if(_name IN_LIST _crisp_glibc OR _name STREQUAL "atomic")
       continue()
     endif()
@@ -41,7 +42,8 @@ if(CRISP_STATIC)
     # then the C++ runtime gRPC needs, and glibc.
     "-l:libatomic.a" stdc++ m Threads::Threads dl rt)
   # Everything that links a pkg-config target gets the archives instead.
-  foreach(_target PkgConfig::GRPC PkgConfig::PROTOBUF_C PkgConfig::JSONC PkgConfig::LIBUV)
+  foreach(_target PkgConfig::GRPC PkgConfig::PROTOBUF_C PkgConfig::JSONC PkgConfig::LIBUV
+                  PkgConfig::YAML PkgConfig::LIBSECCOMP)
     set_property(TARGET ${_target} PROPERTY INTERFACE_LINK_LIBRARIES crisp_static_deps)
   endforeach()
 endif()

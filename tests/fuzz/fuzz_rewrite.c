@@ -384,7 +384,7 @@ static void check_idempotent(enum crisp_method method, const struct crisp_rewrit
         const enum crisp_ambiguous_policy policies[] = {opts->ambiguous, CRISP_AMBIGUOUS_KEEP};
         size_t n = opts->ambiguous == CRISP_AMBIGUOUS_KEEP ? 1 : 2;
         for (size_t i = 0; i < n; i++) {
-                struct crisp_rewrite_options o = {policies[i]};
+                struct crisp_rewrite_options o = {.ambiguous = policies[i]};
                 struct crisp_rewrite_result again;
                 crisp_error *err = NULL;
                 int r = crisp_rewrite_request(method, res->bytes, res->len, &o, &again, &err);
@@ -520,8 +520,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         enum crisp_method method =
             (data[0] & 1) ? CRISP_METHOD_CREATE_CONTAINER : CRISP_METHOD_RUN_POD_SANDBOX;
-        struct crisp_rewrite_options opts = {(data[0] & 2) ? CRISP_AMBIGUOUS_KEEP
-                                                           : CRISP_AMBIGUOUS_RUNTIME_DEFAULT};
+        struct crisp_rewrite_options opts = {
+            .ambiguous = (data[0] & 2) ? CRISP_AMBIGUOUS_KEEP : CRISP_AMBIGUOUS_RUNTIME_DEFAULT};
         const uint8_t *in = data + 1;
         size_t in_len = size - 1;
 

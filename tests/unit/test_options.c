@@ -130,6 +130,12 @@ static void bad_flags_say_why(void **state)
             {ARGC("--record-max-messages", "0"), ARGV("--record-max-messages", "0"),
              "--record-max-messages"},
             {ARGC("--record", ""), ARGV("--record", ""), "--record: the file name is empty"},
+            {ARGC("--mode", "strict"), ARGV("--mode", "strict"),
+             "--mode: 'strict' is not enforce, audit or off"},
+            {ARGC("--log-format", "xml"), ARGV("--log-format", "xml"), "not text or json"},
+            {ARGC("--metrics-listen", "9760"), ARGV("--metrics-listen", "9760"), "HOST:PORT"},
+            {ARGC("--config", "/nonexistent.yaml"), ARGV("--config", "/nonexistent.yaml"),
+             "/nonexistent.yaml"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct crisp_options o;
@@ -140,6 +146,33 @@ static void bad_flags_say_why(void **state)
                         fail_msg("case %zu: '%s' does not say '%s'", i, err->msg, cases[i].says);
                 crisp_error_free(&err);
         }
+}
+
+/* Issue 6: --mode, with --no-default kept as an alias of --mode off. */
+static void mode_flags(void **state)
+{
+        (void)state;
+        struct crisp_options o;
+        assert_int_equal(PARSE(&o, NULL, "--listen", "/a", "--runtime-endpoint", "/b"),
+                         CRISP_OPTIONS_RUN);
+        assert_int_equal(o.policy.mode, CRISP_MODE_ENFORCE);
+        assert_int_equal(PARSE(&o, NULL, "--listen", "/a", "--runtime-endpoint", "/b", "--mode",
+                               "audit", "--log-format", "json", "--metrics-listen",
+                               "127.0.0.1:9760"),
+                         CRISP_OPTIONS_RUN);
+        assert_int_equal(o.policy.mode, CRISP_MODE_AUDIT);
+        assert_false(o.no_default);
+        assert_int_equal(o.log_format, CRISP_LOG_JSON);
+        assert_string_equal(o.metrics_listen, "127.0.0.1:9760");
+        assert_int_equal(
+            PARSE(&o, NULL, "--listen", "/a", "--runtime-endpoint", "/b", "--no-default"),
+            CRISP_OPTIONS_RUN);
+        assert_int_equal(o.policy.mode, CRISP_MODE_OFF);
+        assert_true(o.no_default);
+        assert_int_equal(PARSE(&o, NULL, "--listen", "/a", "--runtime-endpoint", "/b",
+                               "--metrics-listen", "/run/crisp/metrics.sock"),
+                         CRISP_OPTIONS_RUN);
+        assert_string_equal(o.metrics_listen, "/run/crisp/metrics.sock");
 }
 
 static void long_socket_paths_are_refused(void **state)
@@ -165,6 +198,7 @@ int main(void)
             cmocka_unit_test(help_and_version_exit_ok),
             cmocka_unit_test(bad_flags_say_why),
             cmocka_unit_test(long_socket_paths_are_refused),
+            cmocka_unit_test(mode_flags),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

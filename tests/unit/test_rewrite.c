@@ -142,8 +142,9 @@ static struct pb run_pod_sandbox(const struct pb *ssc)
         return req;
 }
 
-static const struct crisp_rewrite_options default_policy = {CRISP_AMBIGUOUS_RUNTIME_DEFAULT};
-static const struct crisp_rewrite_options keep_policy = {CRISP_AMBIGUOUS_KEEP};
+static const struct crisp_rewrite_options default_policy = {.ambiguous =
+                                                                CRISP_AMBIGUOUS_RUNTIME_DEFAULT};
+static const struct crisp_rewrite_options keep_policy = {.ambiguous = CRISP_AMBIGUOUS_KEEP};
 
 static int rewrite(enum crisp_method m, const struct pb *in, const struct crisp_rewrite_options *o,
                    struct crisp_rewrite_result *res)
