@@ -9,7 +9,15 @@
  *                             up RECV_MESSAGE -> down SEND_MESSAGE -> ...
  *   status:                   up RECV_STATUS_ON_CLIENT -> down SEND_STATUS_FROM_SERVER,
  *                             once the response headers and every response
- *                             message have been passed on.
+ *                             message have been handed to gRPC.
+ *
+ * Every completion is a trip through the completion queue (a thread wake-up),
+ * so the relay keeps them off a call's critical path: each direction receives
+ * the next message while the current one is being sent (at most one more is
+ * held, which bounds memory), headers leave in the same batch as the first
+ * message where they can, and the half-close and the status are started as
+ * soon as they are known, even with a send still in flight: gRPC allows one
+ * op of each kind at a time and sends them in the order they were started.
  *
  * The up call is created with the down call as its parent and
  * GRPC_PROPAGATE_DEFAULTS, so gRPC itself carries the client's deadline to the
@@ -53,16 +61,20 @@ struct relay_call {
         enum crisp_method method;
         char method_path[160]; /* NUL-terminated, for logs */
 
-        /* c2p */
-        grpc_byte_buffer *c2p_msg;
+        /* c2p: at most one message in flight to the runtime and one held */
+        grpc_byte_buffer *c2p_recv_buf; /* filled by the pending RECV_MESSAGE */
+        grpc_byte_buffer *c2p_sending;
+        grpc_byte_buffer *c2p_held; /* received while another was in flight */
         bool first_message_seen;
 
-        /* p2c */
+        /* p2c: the same, towards the client */
         grpc_metadata_array response_md;
-        grpc_byte_buffer *p2c_msg;
+        grpc_byte_buffer *p2c_recv_buf;
+        grpc_byte_buffer *p2c_sending;
+        grpc_byte_buffer *p2c_held;
+        bool up_headers_seen;   /* the runtime's headers arrived (or never will) */
         bool down_headers_sent; /* a SEND_INITIAL_METADATA was started on down */
-        bool down_headers_done; /* ...and completed, or never will be started */
-        bool p2c_done;          /* the runtime's last message passed on */
+        bool p2c_eof;           /* the runtime sent its last message */
 
         /* status */
         grpc_metadata_array trailing_md;
@@ -82,7 +94,7 @@ struct relay_call {
         char runtime_handler[96];
         bool handler_remembered;
 
-        struct crisp_tag t_new_call, t_down_closed, t_c2p_recv, t_c2p_send, t_c2p_close,
+        struct crisp_tag t_new_call, t_down_closed, t_c2p_recv, t_c2p_send, t_c2p_close, t_up_md,
             t_up_headers, t_up_status, t_p2c_recv, t_p2c_send, t_down_headers, t_down_status;
 };
 
@@ -91,6 +103,7 @@ static void on_down_closed(struct crisp_tag *tag, bool ok);
 static void on_c2p_recv(struct crisp_tag *tag, bool ok);
 static void on_c2p_send(struct crisp_tag *tag, bool ok);
 static void on_c2p_close(struct crisp_tag *tag, bool ok);
+static void on_up_md(struct crisp_tag *tag, bool ok);
 static void on_up_headers(struct crisp_tag *tag, bool ok);
 static void on_up_status(struct crisp_tag *tag, bool ok);
 static void on_p2c_recv(struct crisp_tag *tag, bool ok);
@@ -117,6 +130,7 @@ static struct relay_call *relay_call_new(struct crisp_relay_ctx *ctx)
         c->t_c2p_recv.fn = on_c2p_recv;
         c->t_c2p_send.fn = on_c2p_send;
         c->t_c2p_close.fn = on_c2p_close;
+        c->t_up_md.fn = on_up_md;
         c->t_up_headers.fn = on_up_headers;
         c->t_up_status.fn = on_up_status;
         c->t_p2c_recv.fn = on_p2c_recv;
@@ -144,10 +158,11 @@ static void relay_call_free(struct relay_call *c)
                 grpc_call_unref(c->up);
         if (c->down)
                 grpc_call_unref(c->down);
-        if (c->c2p_msg)
-                grpc_byte_buffer_destroy(c->c2p_msg);
-        if (c->p2c_msg)
-                grpc_byte_buffer_destroy(c->p2c_msg);
+        grpc_byte_buffer *buffers[] = {c->c2p_recv_buf, c->c2p_sending, c->c2p_held,
+                                       c->p2c_recv_buf, c->p2c_sending, c->p2c_held};
+        for (size_t i = 0; i < sizeof(buffers) / sizeof(buffers[0]); i++)
+                if (buffers[i])
+                        grpc_byte_buffer_destroy(buffers[i]);
         grpc_call_details_destroy(&c->details);
         grpc_metadata_array_destroy(&c->request_md);
         grpc_metadata_array_destroy(&c->response_md);
@@ -190,7 +205,7 @@ static bool start_batch(struct relay_call *c, grpc_call *call, const grpc_op *op
 
 /* Starts the batch that ends the client's call. gRPC's server needs response
  * headers sent before or with the status; when none were, they go in the same
- * batch (a trailers-only response). */
+ * batch (the runtime's, or none: a trailers-only response). */
 static void send_status(struct relay_call *c, grpc_status_code code, grpc_metadata_array *trailers)
 {
         c->status_sent = true;
@@ -199,7 +214,10 @@ static void send_status(struct relay_call *c, grpc_status_code code, grpc_metada
         size_t n = 0;
         if (!c->down_headers_sent) {
                 c->down_headers_sent = true;
-                ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+                ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+                ops[n].data.send_initial_metadata.count = c->response_md.count;
+                ops[n].data.send_initial_metadata.metadata = c->response_md.metadata;
+                n++;
         }
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         ops[n].data.send_status_from_server.status = code;
@@ -221,23 +239,95 @@ static void reject(struct relay_call *c, grpc_status_code code, const char *deta
         send_status(c, code, NULL);
 }
 
-/* Passes the runtime's status on once everything before it has been. */
+/* Passes the runtime's status on once its headers and every message it sent
+ * have been handed to gRPC (a send may still be in flight: gRPC sends the
+ * status after it). */
 static void maybe_send_status(struct relay_call *c)
 {
-        if (c->status_sent || !c->status_received || !c->p2c_done || !c->down_headers_done)
+        if (c->status_sent || !c->status_received || !c->up_headers_seen || !c->p2c_eof ||
+            c->p2c_held != NULL)
                 return;
         send_status(c, c->status, &c->trailing_md);
 }
 
+/* ---- c2p: client to runtime ------------------------------------------------- */
+
+static void c2p_receive(struct relay_call *c)
+{
+        grpc_op op = {0};
+        op.op = GRPC_OP_RECV_MESSAGE;
+        op.data.recv_message.recv_message = &c->c2p_recv_buf;
+        start_batch(c, c->down, &op, 1, &c->t_c2p_recv);
+}
+
+/* Sends `msg` (owned from here on) to the runtime; `with_headers` opens the
+ * call's request headers in the same batch. */
+static void c2p_send(struct relay_call *c, grpc_byte_buffer *msg, bool with_headers)
+{
+        grpc_op ops[2] = {{0}};
+        size_t n = 0;
+        if (with_headers) {
+                ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+                ops[n].data.send_initial_metadata.count = c->request_md.count;
+                ops[n].data.send_initial_metadata.metadata = c->request_md.metadata;
+                n++;
+        }
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = msg;
+        c->c2p_sending = msg;
+        if (!start_batch(c, c->up, ops, n + 1, &c->t_c2p_send)) {
+                grpc_byte_buffer_destroy(msg);
+                c->c2p_sending = NULL;
+        }
+}
+
+/* ---- p2c: runtime to client --------------------------------------------------- */
+
+static void p2c_receive(struct relay_call *c)
+{
+        grpc_op op = {0};
+        op.op = GRPC_OP_RECV_MESSAGE;
+        op.data.recv_message.recv_message = &c->p2c_recv_buf;
+        if (!start_batch(c, c->up, &op, 1, &c->t_p2c_recv))
+                c->p2c_eof = true;
+}
+
+/* Sends `msg` (owned from here on) to the client, with the response headers
+ * in the same batch when they have not gone yet. */
+static void p2c_send(struct relay_call *c, grpc_byte_buffer *msg)
+{
+        grpc_op ops[2] = {{0}};
+        size_t n = 0;
+        if (!c->down_headers_sent) {
+                c->down_headers_sent = true;
+                ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+                ops[n].data.send_initial_metadata.count = c->response_md.count;
+                ops[n].data.send_initial_metadata.metadata = c->response_md.metadata;
+                n++;
+        }
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = msg;
+        c->p2c_sending = msg;
+        if (!start_batch(c, c->down, ops, n + 1, &c->t_p2c_send)) {
+                grpc_byte_buffer_destroy(msg);
+                c->p2c_sending = NULL;
+                c->p2c_eof = true;
+        }
+}
+
 /* ---- opening the call to the runtime ---------------------------------------- */
 
-static bool open_upstream(struct relay_call *c)
+/* Opens the call to the runtime. With `first` (owned from here on), the
+ * request headers and the first message leave in one batch. */
+static bool open_upstream(struct relay_call *c, grpc_byte_buffer *first)
 {
         struct crisp_relay_ctx *ctx = c->ctx;
         c->up = grpc_channel_create_call(ctx->upstream, c->down, GRPC_PROPAGATE_DEFAULTS, ctx->cq,
                                          c->details.method, NULL, c->details.deadline, NULL);
         if (c->up == NULL) {
                 log_error("could not open the call to the runtime method=%s", c->method_path);
+                if (first)
+                        grpc_byte_buffer_destroy(first);
                 reject(c, GRPC_STATUS_INTERNAL, "crisp: could not open the call to the runtime");
                 return false;
         }
@@ -249,25 +339,26 @@ static bool open_upstream(struct relay_call *c)
         status_op.data.recv_status_on_client.status_details = &c->status_details;
         start_batch(c, c->up, &status_op, 1, &c->t_up_status);
 
-        grpc_op ops[2] = {{0}};
-        ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-        ops[0].data.send_initial_metadata.count = c->request_md.count;
-        ops[0].data.send_initial_metadata.metadata = c->request_md.metadata;
-        ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
-        ops[1].data.recv_initial_metadata.recv_initial_metadata = &c->response_md;
-        start_batch(c, c->up, ops, 2, &c->t_up_headers);
+        grpc_op headers_op = {0};
+        headers_op.op = GRPC_OP_RECV_INITIAL_METADATA;
+        headers_op.data.recv_initial_metadata.recv_initial_metadata = &c->response_md;
+        if (!start_batch(c, c->up, &headers_op, 1, &c->t_up_headers))
+                c->up_headers_seen = true;
+        p2c_receive(c); /* gRPC delivers it after the headers */
+
+        if (first) {
+                c2p_send(c, first, true);
+        } else {
+                grpc_op md_op = {0};
+                md_op.op = GRPC_OP_SEND_INITIAL_METADATA;
+                md_op.data.send_initial_metadata.count = c->request_md.count;
+                md_op.data.send_initial_metadata.metadata = c->request_md.metadata;
+                start_batch(c, c->up, &md_op, 1, &c->t_up_md);
+        }
         return true;
 }
 
-/* ---- c2p: client to runtime ------------------------------------------------- */
-
-static void c2p_receive(struct relay_call *c)
-{
-        grpc_op op = {0};
-        op.op = GRPC_OP_RECV_MESSAGE;
-        op.data.recv_message.recv_message = &c->c2p_msg;
-        start_batch(c, c->down, &op, 1, &c->t_c2p_recv);
-}
+/* ---- the first request --------------------------------------------------------- */
 
 /* Reads a whole byte buffer into one contiguous slice. */
 static grpc_slice read_all(grpc_byte_buffer *bb)
@@ -328,12 +419,13 @@ static void apply_policy(struct relay_call *c, const uint8_t *data, size_t len,
         }
 }
 
-/* Applies the seccomp rule and the policy to the first request message;
- * *changed says whether crisp replaced it. Returns false when the call was
- * answered with an error instead. */
-static bool rewrite_first_message(struct relay_call *c, bool *changed)
+/* Applies the seccomp rule and the policy to the first request message
+ * *msg, replacing it when crisp changes it (*changed says so). Returns false
+ * when the call was answered with an error instead (*msg is then still the
+ * caller's). */
+static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, bool *changed)
 {
-        grpc_slice in = read_all(c->c2p_msg);
+        grpc_slice in = read_all(*msg);
         struct crisp_rewrite_result res;
         _cleanup_error_ crisp_error *err = NULL;
         int r = crisp_rewrite_request(c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
@@ -368,8 +460,8 @@ static bool rewrite_first_message(struct relay_call *c, bool *changed)
                 /* Hand the new bytes to gRPC without a copy; it frees them. */
                 grpc_slice out = grpc_slice_new(res.bytes, res.len, free);
                 res.bytes = NULL;
-                grpc_byte_buffer_destroy(c->c2p_msg);
-                c->c2p_msg = grpc_raw_byte_buffer_create(&out, 1);
+                grpc_byte_buffer_destroy(*msg);
+                *msg = grpc_raw_byte_buffer_create(&out, 1);
                 grpc_slice_unref(out);
                 crisp_rewrite_result_log(&res, c->method_path);
         } else if (res.exemption[0] != '\0' || res.n_changes > 0) {
@@ -382,59 +474,70 @@ static bool rewrite_first_message(struct relay_call *c, bool *changed)
         return true;
 }
 
-static void observe_request(struct relay_call *c, grpc_slice received, bool rewritten)
+static void observe_request(struct relay_call *c, grpc_slice received, grpc_byte_buffer *forwarded)
 {
-        grpc_slice forwarded = rewritten ? read_all(c->c2p_msg) : grpc_empty_slice();
+        grpc_slice fwd = forwarded ? read_all(forwarded) : grpc_empty_slice();
         c->ctx->observer->request(
             c->observed, GRPC_SLICE_START_PTR(received), GRPC_SLICE_LENGTH(received),
-            rewritten ? GRPC_SLICE_START_PTR(forwarded) : NULL, GRPC_SLICE_LENGTH(forwarded));
-        grpc_slice_unref(forwarded);
+            forwarded ? GRPC_SLICE_START_PTR(fwd) : NULL, GRPC_SLICE_LENGTH(fwd));
+        grpc_slice_unref(fwd);
 }
+
+/* ---- c2p completions ------------------------------------------------------------ */
 
 static void on_c2p_recv(struct crisp_tag *tag, bool ok)
 {
         struct relay_call *c = container_of(tag, struct relay_call, t_c2p_recv);
         pthread_mutex_lock(&c->mu);
+        grpc_byte_buffer *msg = c->c2p_recv_buf;
+        c->c2p_recv_buf = NULL;
 
         if (!ok) {
                 /* The client's side of the call broke (cancelled or finished). When
                  * the runtime was never called, crisp must still close the call. */
                 if (c->up == NULL)
                         reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
-        } else if (c->c2p_msg == NULL) {
-                /* The client half-closed. */
+        } else if (msg == NULL) {
+                /* The client half-closed: pass it on at once, even with the
+                 * last message still in flight (gRPC keeps the order). */
                 if (c->up == NULL && !c->status_sent)
-                        open_upstream(c); /* a rewritten method sent with no message */
+                        open_upstream(c, NULL); /* a rewritten method sent with no message */
                 if (c->up != NULL) {
                         grpc_op op = {0};
                         op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
                         start_batch(c, c->up, &op, 1, &c->t_c2p_close);
                 }
-        } else {
-                bool forward = true;
-                grpc_slice received = c->observed ? read_all(c->c2p_msg) : grpc_empty_slice();
-                bool rewritten = false;
-                if (!c->first_message_seen && c->method != CRISP_METHOD_OTHER) {
-                        /* Told by the rewriter, never by comparing buffer
-                         * addresses: malloc may hand the new buffer the
-                         * freed one's address. */
-                        bool changed = false;
-                        forward = rewrite_first_message(c, &changed) && open_upstream(c);
-                        rewritten = forward && changed;
-                }
+        } else if (!c->first_message_seen && c->method != CRISP_METHOD_OTHER) {
+                /* The request crisp may rewrite: the runtime is called only now. */
                 c->first_message_seen = true;
-                if (c->observed)
-                        observe_request(c, received, rewritten);
-                grpc_slice_unref(received);
-                if (forward) {
-                        grpc_op op = {0};
-                        op.op = GRPC_OP_SEND_MESSAGE;
-                        op.data.send_message.send_message = c->c2p_msg;
-                        forward = start_batch(c, c->up, &op, 1, &c->t_c2p_send);
+                grpc_slice received = c->observed ? read_all(msg) : grpc_empty_slice();
+                bool changed = false;
+                if (!rewrite_first_message(c, &msg, &changed)) {
+                        /* Refused: recorded as it came, never forwarded. */
+                        if (c->observed)
+                                observe_request(c, received, NULL);
+                        grpc_byte_buffer_destroy(msg);
+                } else {
+                        if (c->observed)
+                                observe_request(c, received, changed ? msg : NULL);
+                        if (open_upstream(c, msg))
+                                c2p_receive(c);
                 }
-                if (!forward) {
-                        grpc_byte_buffer_destroy(c->c2p_msg);
-                        c->c2p_msg = NULL;
+                grpc_slice_unref(received);
+        } else if (c->up == NULL) {
+                grpc_byte_buffer_destroy(msg); /* the call was already answered */
+        } else {
+                c->first_message_seen = true;
+                if (c->observed) {
+                        grpc_slice received = read_all(msg);
+                        observe_request(c, received, NULL);
+                        grpc_slice_unref(received);
+                }
+                if (c->c2p_sending != NULL) {
+                        c->c2p_held = msg; /* read on once the send in flight is done */
+                } else {
+                        c2p_send(c, msg, false);
+                        c2p_receive(c);
                 }
         }
         handler_done(c);
@@ -444,11 +547,19 @@ static void on_c2p_send(struct crisp_tag *tag, bool ok)
 {
         struct relay_call *c = container_of(tag, struct relay_call, t_c2p_send);
         pthread_mutex_lock(&c->mu);
-        grpc_byte_buffer_destroy(c->c2p_msg);
-        c->c2p_msg = NULL;
-        /* A failed send means the runtime's side is over; its status will come. */
-        if (ok)
-                c2p_receive(c);
+        grpc_byte_buffer_destroy(c->c2p_sending);
+        c->c2p_sending = NULL;
+        grpc_byte_buffer *held = c->c2p_held;
+        c->c2p_held = NULL;
+        if (held != NULL) {
+                if (ok) {
+                        c2p_send(c, held, false);
+                        c2p_receive(c);
+                } else {
+                        /* The runtime's side is over; its status will come. */
+                        grpc_byte_buffer_destroy(held);
+                }
+        }
         handler_done(c);
 }
 
@@ -460,47 +571,46 @@ static void on_c2p_close(struct crisp_tag *tag, bool ok)
         handler_done(c);
 }
 
-/* ---- p2c: runtime to client --------------------------------------------------- */
-
-static void p2c_receive(struct relay_call *c)
+static void on_up_md(struct crisp_tag *tag, bool ok)
 {
-        grpc_op op = {0};
-        op.op = GRPC_OP_RECV_MESSAGE;
-        op.data.recv_message.recv_message = &c->p2c_msg;
-        if (!start_batch(c, c->up, &op, 1, &c->t_p2c_recv))
-                c->p2c_done = true;
+        (void)ok; /* a failure shows in the call's status */
+        struct relay_call *c = container_of(tag, struct relay_call, t_up_md);
+        pthread_mutex_lock(&c->mu);
+        handler_done(c);
 }
+
+/* ---- p2c completions ------------------------------------------------------------ */
 
 static void on_up_headers(struct crisp_tag *tag, bool ok)
 {
         struct relay_call *c = container_of(tag, struct relay_call, t_up_headers);
         pthread_mutex_lock(&c->mu);
-        if (ok && !c->status_sent) {
-                c->down_headers_sent = true;
-                grpc_op op = {0};
-                op.op = GRPC_OP_SEND_INITIAL_METADATA;
-                op.data.send_initial_metadata.count = c->response_md.count;
-                op.data.send_initial_metadata.metadata = c->response_md.metadata;
-                if (!start_batch(c, c->down, &op, 1, &c->t_down_headers))
-                        c->down_headers_done = true;
-                p2c_receive(c);
-        } else {
-                /* The call failed before any response header (runtime down, say):
-                 * the status alone answers the client (send_status adds headers). */
-                c->down_headers_done = true;
-                c->p2c_done = true;
-                maybe_send_status(c);
+        c->up_headers_seen = true;
+        if (ok && !c->down_headers_sent && !c->status_sent) {
+                grpc_byte_buffer *held = c->p2c_held;
+                c->p2c_held = NULL;
+                if (held != NULL) {
+                        /* A message came first to this thread: both go now. */
+                        p2c_send(c, held);
+                        p2c_receive(c);
+                } else {
+                        c->down_headers_sent = true;
+                        grpc_op op = {0};
+                        op.op = GRPC_OP_SEND_INITIAL_METADATA;
+                        op.data.send_initial_metadata.count = c->response_md.count;
+                        op.data.send_initial_metadata.metadata = c->response_md.metadata;
+                        start_batch(c, c->down, &op, 1, &c->t_down_headers);
+                }
         }
+        maybe_send_status(c);
         handler_done(c);
 }
 
 static void on_down_headers(struct crisp_tag *tag, bool ok)
 {
-        (void)ok;
+        (void)ok; /* not ok: the client is gone, which the other ops see too */
         struct relay_call *c = container_of(tag, struct relay_call, t_down_headers);
         pthread_mutex_lock(&c->mu);
-        c->down_headers_done = true;
-        maybe_send_status(c);
         handler_done(c);
 }
 
@@ -508,15 +618,16 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok)
 {
         struct relay_call *c = container_of(tag, struct relay_call, t_p2c_recv);
         pthread_mutex_lock(&c->mu);
-        if (!ok || c->p2c_msg == NULL) {
-                c->p2c_done = true; /* the runtime sent its last message */
-                maybe_send_status(c);
+        grpc_byte_buffer *msg = c->p2c_recv_buf;
+        c->p2c_recv_buf = NULL;
+        if (!ok || msg == NULL) {
+                c->p2c_eof = true; /* the runtime sent its last message */
         } else {
                 if (c->method == CRISP_METHOD_RUN_POD_SANDBOX && c->runtime_handler[0] != '\0' &&
                     !c->handler_remembered) {
                         /* issue 6: the new sandbox's handler, for its containers. */
                         char id[96];
-                        grpc_slice s = read_all(c->p2c_msg);
+                        grpc_slice s = read_all(msg);
                         crisp_pod_sandbox_id_of_response(GRPC_SLICE_START_PTR(s),
                                                          GRPC_SLICE_LENGTH(s), id, sizeof(id));
                         grpc_slice_unref(s);
@@ -525,19 +636,20 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok)
                         c->handler_remembered = true;
                 }
                 if (c->observed) {
-                        grpc_slice s = read_all(c->p2c_msg);
+                        grpc_slice s = read_all(msg);
                         c->ctx->observer->response(c->observed, GRPC_SLICE_START_PTR(s),
                                                    GRPC_SLICE_LENGTH(s));
                         grpc_slice_unref(s);
                 }
-                grpc_op op = {0};
-                op.op = GRPC_OP_SEND_MESSAGE;
-                op.data.send_message.send_message = c->p2c_msg;
-                if (!start_batch(c, c->down, &op, 1, &c->t_p2c_send)) {
-                        c->p2c_done = true;
-                        maybe_send_status(c);
+                if (!c->up_headers_seen || c->p2c_sending != NULL) {
+                        /* Sent when the headers, or the send in flight, are done. */
+                        c->p2c_held = msg;
+                } else {
+                        p2c_send(c, msg);
+                        p2c_receive(c);
                 }
         }
+        maybe_send_status(c);
         handler_done(c);
 }
 
@@ -545,16 +657,21 @@ static void on_p2c_send(struct crisp_tag *tag, bool ok)
 {
         struct relay_call *c = container_of(tag, struct relay_call, t_p2c_send);
         pthread_mutex_lock(&c->mu);
-        grpc_byte_buffer_destroy(c->p2c_msg);
-        c->p2c_msg = NULL;
-        if (ok) {
-                p2c_receive(c);
-        } else {
+        grpc_byte_buffer_destroy(c->p2c_sending);
+        c->p2c_sending = NULL;
+        grpc_byte_buffer *held = c->p2c_held;
+        c->p2c_held = NULL;
+        if (!ok) {
                 /* The client is gone: stop the runtime's side too. */
-                c->p2c_done = true;
+                if (held)
+                        grpc_byte_buffer_destroy(held);
+                c->p2c_eof = true;
                 grpc_call_cancel(c->up, NULL);
-                maybe_send_status(c);
+        } else if (held != NULL) {
+                p2c_send(c, held);
+                p2c_receive(c);
         }
+        maybe_send_status(c);
         handler_done(c);
 }
 
@@ -645,7 +762,7 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
          * called; every other call is opened at once, so streams whose client
          * waits for the server's headers work. */
         if (c->method == CRISP_METHOD_OTHER)
-                open_upstream(c);
+                open_upstream(c, NULL);
         c2p_receive(c);
         handler_done(c);
 }
