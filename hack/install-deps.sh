@@ -14,8 +14,8 @@ packages=(
 	python3 python3-grpcio python3-protobuf protobuf-compiler
 	# the real runtime for end-to-end tests and the demo, and an image rootfs
 	containerd runc busybox-static
-	# benchmarks: the plain byte relay baseline
-	socat
+	# benchmarks: the plain byte relay baseline, and the latency plot
+	socat gnuplot-nox
 	# deployment tests: systemd-analyze/systemctl and a private systemd manager
 	# (the package only; nothing is started at install), the kind and DaemonSet
 	# YAML, and the deploy scripts' lint

@@ -83,7 +83,7 @@ void crisp_options_usage(FILE *out)
               "  --socket-mode OCTAL           mode of the listening socket (default 0660)\n"
               "  --shutdown-grace-period SECS  on SIGTERM, time in-flight calls get to finish\n"
               "                                before they are cancelled (default 10)\n"
-              "  --threads N                   threads serving calls (default 2)\n"
+              "  --threads N                   threads serving calls (default 1)\n"
               "  --log-level LEVEL             error, warn, info (default) or debug\n"
               "  --log-format FORMAT           text (default) or json (one object per line)\n"
               "  --metrics-listen ADDRESS      serve /metrics, /healthz, /readyz on a unix\n"

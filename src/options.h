@@ -15,7 +15,7 @@
 #define CRISP_DEFAULT_MAX_MESSAGE_SIZE  (16 * 1024 * 1024) /* the kubelet's CRI client limit */
 #define CRISP_DEFAULT_SOCKET_MODE       0660
 #define CRISP_DEFAULT_SHUTDOWN_GRACE_MS 10000
-#define CRISP_DEFAULT_THREADS           2
+#define CRISP_DEFAULT_THREADS           1
 
 /* --record (README.md, "Recording and replaying") */
 #define CRISP_DEFAULT_RECORD_MAX_MESSAGES 64
