@@ -120,13 +120,18 @@ int crisp_server_start(const struct crisp_options *opts, const struct crisp_call
         /* The runtime's channel. Retries are off: crisp relays each call exactly
          * once, and gRPC's retry buffering would hold copies of messages.
          * Reconnect backoff is capped at 1 s, so that calls succeed again soon
-         * after a restarted runtime is back (gRPC's default cap is 120 s). */
+         * after a restarted runtime is back (gRPC's default cap is 120 s).
+         * gRPC also reads GRPC_ARG_MIN_RECONNECT_BACKOFF_MS as the minimum
+         * time a connection attempt may take (its default is 20 s): 5 s lets
+         * a busy runtime finish the HTTP/2 handshake without a spurious
+         * UNAVAILABLE, while a runtime that is down (socket missing or
+         * refusing) still fails calls at once. */
         grpc_arg channel_args[] = {
             int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, max),
             int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, max),
             int_arg(GRPC_ARG_ENABLE_RETRIES, 0),
             int_arg(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100),
-            int_arg(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100),
+            int_arg(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000),
             int_arg(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000),
         };
         char target[128];
