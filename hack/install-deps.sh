@@ -16,6 +16,8 @@ packages=(
 	containerd runc busybox-static
 	# benchmarks: the plain byte relay baseline, and the latency plot
 	socat gnuplot-nox
+	# reliability: hack/valgrind.sh (memcheck); hack/soak.sh plots with gnuplot
+	valgrind
 	# deployment tests: systemd-analyze/systemctl and a private systemd manager
 	# (the package only; nothing is started at install), the kind and DaemonSet
 	# YAML, and the deploy scripts' lint

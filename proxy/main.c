@@ -6,6 +6,7 @@
  * `crisp check-profile FILE` are subcommands of their own. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,19 @@ static void on_signal(uv_signal_t *handle, int signum)
         uv_timer_start(&ctl->grace, on_grace_over, (uint64_t)ctl->opts->shutdown_grace_ms, 0);
 }
 
+/* Raises the soft limit on open files to the hard one, as containerd does:
+ * gRPC 1.51's listener stops accepting for good after one EMFILE
+ * (docs/reliability.md), so running out of fds must be made unlikely. */
+static void raise_fd_limit(void)
+{
+        struct rlimit lim;
+        if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+                lim.rlim_cur = lim.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                        log_warn("cannot raise the open files limit: %s", strerror(errno));
+        }
+}
+
 int main(int argc, char **argv)
 {
         if (argc >= 2 && strcmp(argv[1], "replay") == 0)
@@ -243,6 +257,7 @@ int main(int argc, char **argv)
         crisp_log_set_level(opts.log_level);
         crisp_log_set_format(opts.log_format);
         signal(SIGPIPE, SIG_IGN);
+        raise_fd_limit();
         if (crisp_check_default_profile(&opts.policy, &err) < 0) {
                 log_error("cannot start: %s", err->msg);
                 crisp_options_release(&opts);
