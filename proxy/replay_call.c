@@ -1,4 +1,5 @@
 #include "replay_call.h"
+#include "status_code.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -164,26 +165,6 @@ void replay_answer_clear(struct replay_answer *a)
 
 const char *replay_code_name(int code)
 {
-        static const char *const names[] = {
-            "OK",
-            "CANCELLED",
-            "UNKNOWN",
-            "INVALID_ARGUMENT",
-            "DEADLINE_EXCEEDED",
-            "NOT_FOUND",
-            "ALREADY_EXISTS",
-            "PERMISSION_DENIED",
-            "RESOURCE_EXHAUSTED",
-            "FAILED_PRECONDITION",
-            "ABORTED",
-            "OUT_OF_RANGE",
-            "UNIMPLEMENTED",
-            "INTERNAL",
-            "UNAVAILABLE",
-            "DATA_LOSS",
-            "UNAUTHENTICATED",
-        };
-        if (code >= 0 && code < (int)(sizeof(names) / sizeof(names[0])))
-                return names[code];
-        return "UNKNOWN_CODE";
+        const char *name = crisp_status_code_name(code);
+        return name ? name : "UNKNOWN_CODE";
 }

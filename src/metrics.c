@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "seccomp_default.h"
+#include "status_code.h"
 
 /* The CRI's methods (runtime.v1 and v1alpha2); anything else is "other". */
 static const char *const methods[] = {
@@ -46,28 +47,14 @@ static const char *const methods[] = {
 };
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]) + 1) /* + "other" */
 #define OTHER     (N_METHODS - 1)
-#define N_CODES   18 /* gRPC codes 0..16, and 17 for anything else */
+#define N_CODES   (CRISP_STATUS_CODE_COUNT + 1) /* gRPC codes, then anything else */
 
-static const char *const code_names[N_CODES] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-    "OTHER",
-};
+/* The label of code index c: gRPC's name, or OTHER for the last slot. */
+static const char *code_label(int c)
+{
+        const char *name = crisp_status_code_name(c);
+        return name ? name : "OTHER";
+}
 
 /* Call duration buckets, in microseconds (rendered in seconds). */
 static const uint64_t buckets_us[] = {1000,   5000,    10000,   50000,    100000,
@@ -222,7 +209,7 @@ static void render_calls(FILE *f)
                         unsigned long v = atomic_load(&m.calls[i][c]);
                         if (v)
                                 fprintf(f, "crisp_calls_total{method=\"%s\",code=\"%s\"} %lu\n",
-                                        method_name(i), code_names[c], v);
+                                        method_name(i), code_label(c), v);
                 }
         fputs("# HELP crisp_call_duration_seconds Time from a call's start to its end.\n"
               "# TYPE crisp_call_duration_seconds histogram\n",
