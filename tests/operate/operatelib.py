@@ -96,6 +96,28 @@ def scrape(unix_path):
     return parse_metrics(body)
 
 
+def wait_for_metric(unix_path, want, name, **labels):
+    """Wait (bounded) until `name` over `labels` sums to exactly `want`.
+
+    For counters crisp updates when it releases a call (crisp_calls_total),
+    which may be just after the client already has its answer: /metrics is
+    eventually consistent, so the test waits for the count instead of reading
+    it once. A value past `want` never matches, so the check stays exact.
+    Returns the last scrape's samples."""
+    seen = {}
+
+    def reached():
+        seen["samples"] = scrape(unix_path)
+        return metric(seen["samples"], name, **labels) == want
+
+    try:
+        wait_until(reached, "%s%s == %s" % (name, labels, want))
+    except AssertionError:
+        raise AssertionError("%s%s is %s, expected %s" % (
+            name, labels, metric(seen["samples"], name, **labels), want))
+    return seen["samples"]
+
+
 def wait_until(predicate, what, timeout=WAIT_TIMEOUT_S):
     """Poll `predicate` (in short slices) until true; fail after `timeout`."""
     deadline = time.monotonic() + timeout

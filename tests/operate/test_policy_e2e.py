@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import operatelib  # noqa: E402
-from operatelib import metric, run_in_new_container, scrape  # noqa: E402
+from operatelib import metric, run_in_new_container, scrape, wait_for_metric  # noqa: E402
 from containerd import PrivateContainerd  # noqa: E402
 from crisp import Crisp  # noqa: E402
 
@@ -57,10 +57,10 @@ class PolicyEndToEnd(unittest.TestCase):
             self.assertEqual(metric(samples, "crisp_seccomp_rewrites_total", mode="audit"), 3)
             self.assertEqual(metric(samples, "crisp_seccomp_rewrites_total", mode="enforce"), 0)
             self.assertEqual(metric(samples, "crisp_audit_decisions_total"), 3)
-            self.assertEqual(metric(samples, "crisp_calls_total", method="RunPodSandbox",
-                                    code="OK"), 1)
-            self.assertEqual(metric(samples, "crisp_calls_total", method="CreateContainer",
-                                    code="OK"), 1)
+            wait_for_metric(self.metrics, 1, "crisp_calls_total", method="RunPodSandbox",
+                            code="OK")
+            wait_for_metric(self.metrics, 1, "crisp_calls_total", method="CreateContainer",
+                            code="OK")
         decisions = [json.loads(line) for line in crisp.log_lines()
                      if line.startswith("{") and "would be defaulted" in line]
         self.assertEqual(len(decisions), 3, crisp.log())

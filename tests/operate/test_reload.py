@@ -11,7 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import operatelib  # noqa: E402
-from operatelib import http_get, metric, scrape, wait_until  # noqa: E402
+from operatelib import http_get, metric, scrape, wait_for_metric, wait_until  # noqa: E402
 import grpc  # noqa: E402
 from crisp import Crisp  # noqa: E402
 from fake_runtime import FakeRuntime  # noqa: E402
@@ -79,8 +79,8 @@ class Reload(unittest.TestCase):
             self.assertEqual(container, sandbox)
             self.assertIn(container, self.profiles)
         samples = scrape(self.metrics)
-        self.assertEqual(metric(samples, "crisp_calls_total", method="CreateContainer", code="OK"),
-                         N_CALLS)
+        wait_for_metric(self.metrics, N_CALLS, "crisp_calls_total", method="CreateContainer",
+                        code="OK")
         self.assertEqual(metric(samples, "crisp_seccomp_rewrites_total", mode="enforce",
                                 to="Localhost"), 2 * N_CALLS)
         self.assertGreaterEqual(metric(samples, "crisp_config_reloads_total", result="success"),
