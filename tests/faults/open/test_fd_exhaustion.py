@@ -12,7 +12,8 @@ import unittest
 
 import grpc
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# faultlib lives one folder up, in tests/faults.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from faultlib import client_connections, count_fds, wait_fds_settled, wait_until  # noqa: E402
 from testbed import CALL_TIMEOUT_S, RelayTestCase, channel  # noqa: E402
