@@ -270,6 +270,7 @@ set ytics nomirror
 set y2tics
 set yrange [0:$ymax]
 set y2range [0:$y2max]
+set autoscale xfix
 set key below horizontal
 set arrow from ($LOAD_START-$t0)/60.0, graph 0 to ($LOAD_START-$t0)/60.0, graph 1 nohead dt 2
 set arrow from ($LOAD_END-$t0)/60.0, graph 0 to ($LOAD_END-$t0)/60.0, graph 1 nohead dt 2
