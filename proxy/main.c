@@ -4,12 +4,14 @@
  * config, as does a change of the config file; /metrics, /healthz and
  * /readyz are served on metrics.listen. `crisp replay ...` and
  * `crisp check-profile FILE` are subcommands of their own. */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <grpc/grpc.h>
 #include <uv.h>
@@ -19,10 +21,12 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_podspec.h"
 #include "metrics_tap.h"
 #include "notify.h"
 #include "observers.h"
 #include "options.h"
+#include "pod_watch.h"
 #include "readiness.h"
 #include "record_tap.h"
 #include "recorder.h"
@@ -48,6 +52,8 @@ struct control {
         uv_timer_t config_settle;
         char config_name[4096]; /* the file's name within its folder */
         struct crisp_server *server;
+        struct crisp_spec_resolver *resolver; /* issue 8; NULL: no pod-spec source */
+        struct crisp_pod_watch *watch;
         const struct crisp_options *opts;
         struct crisp_recorder *recorder; /* NULL: not recording */
         struct crisp_http *http;         /* NULL: no metrics.listen */
@@ -227,6 +233,58 @@ static void raise_fd_limit(void)
         }
 }
 
+/* issue 8: the pod cache, its watch and the static pods, when crisp has a
+ * kubeconfig. Nothing here waits for the API server. */
+static int start_pod_spec_source(struct crisp_options *opts, struct control *ctl, crisp_error **err)
+{
+        if (opts->node_name[0] == '\0') {
+                /* The kubelet's default node name: the host name, in lower case. */
+                char host[256] = "";
+                if (gethostname(host, sizeof(host) - 1) < 0)
+                        return crisp_error_set_errno(err, errno,
+                                                     "podSpec: no --node-name and "
+                                                     "no host name");
+                for (char *p = host; *p; p++)
+                        *p = (char)tolower((unsigned char)*p);
+                int r = crisp_node_name_check("the host name (give --node-name)", host, err);
+                if (r < 0)
+                        return r;
+                snprintf(opts->node_name, sizeof(opts->node_name), "%s", host);
+        }
+        crisp_pod_watch_global_init();
+        struct crisp_spec_resolver_options ro = {.manifests_dir = opts->static_pod_path,
+                                                 .node_name = opts->node_name,
+                                                 .wait_ms = opts->pod_spec_wait_ms};
+        int r = crisp_spec_resolver_new(&ro, &ctl->resolver, err);
+        if (r < 0)
+                return r;
+        struct crisp_pod_watch_options wo = {.kubeconfig = opts->kubeconfig,
+                                             .node_name = opts->node_name};
+        r = crisp_pod_watch_start(&wo, crisp_spec_resolver_cache(ctl->resolver), &ctl->watch, err);
+        if (r < 0) {
+                crisp_spec_resolver_free(ctl->resolver);
+                ctl->resolver = NULL;
+                return r;
+        }
+        crisp_metrics_podspec_static_pods(crisp_spec_resolver_static_count(ctl->resolver));
+        log_info("pod-spec: on kubeconfig=%s node=%s static-pods=%s (%zu) wait=%ldms",
+                 opts->kubeconfig, opts->node_name,
+                 opts->static_pod_path[0] ? opts->static_pod_path : "-",
+                 crisp_spec_resolver_static_count(ctl->resolver), opts->pod_spec_wait_ms);
+        return 0;
+}
+
+static void stop_pod_spec_source(struct control *ctl)
+{
+        crisp_pod_watch_stop(ctl->watch);
+        ctl->watch = NULL;
+        if (ctl->resolver) {
+                crisp_spec_resolver_free(ctl->resolver);
+                ctl->resolver = NULL;
+                crisp_pod_watch_global_cleanup();
+        }
+}
+
 int main(int argc, char **argv)
 {
         if (argc >= 2 && strcmp(argv[1], "replay") == 0)
@@ -296,8 +354,18 @@ int main(int argc, char **argv)
                 uv_signal_start(&ctl.sighup, on_sighup, SIGHUP);
 
         grpc_init();
-        r = crisp_server_start(&opts, crisp_observers_get(&observers), on_server_stopped, &ctl,
-                               &ctl.server, &err);
+        if (opts.kubeconfig[0] != '\0' && start_pod_spec_source(&opts, &ctl, &err) < 0) {
+                log_error("cannot start: %s", err->msg);
+                uv_walk(&ctl.loop, close_handle, NULL);
+                uv_run(&ctl.loop, UV_RUN_DEFAULT);
+                uv_loop_close(&ctl.loop);
+                grpc_shutdown_blocking();
+                crisp_recorder_close(ctl.recorder);
+                crisp_options_release(&opts);
+                return 1;
+        }
+        r = crisp_server_start(&opts, crisp_observers_get(&observers), ctl.resolver,
+                               on_server_stopped, &ctl, &ctl.server, &err);
         if (r == 0 && opts.metrics_listen[0] != '\0') {
                 r = crisp_http_start(&ctl.loop, opts.metrics_listen, on_http, &ctl, &ctl.http,
                                      &err);
@@ -321,6 +389,7 @@ int main(int argc, char **argv)
                 }
                 crisp_http_stop(ctl.http);
                 uv_loop_close(&ctl.loop);
+                stop_pod_spec_source(&ctl);
                 grpc_shutdown_blocking();
                 crisp_recorder_close(ctl.recorder);
                 crisp_options_release(&opts);
@@ -345,6 +414,8 @@ int main(int argc, char **argv)
 
         crisp_readiness_stop(ctl.readiness);
         crisp_server_destroy(ctl.server);
+        /* No call is left to look a pod up. */
+        stop_pod_spec_source(&ctl);
         /* Every call has ended, so every record is submitted: write them all. */
         crisp_recorder_close(ctl.recorder);
         grpc_shutdown_blocking();

@@ -45,6 +45,7 @@
 #include <grpc/support/time.h>
 
 #include "log.h"
+#include "metrics_podspec.h"
 #include "pod_facts.h"
 #include "sandbox_handlers.h"
 #include "tag.h"
@@ -94,12 +95,22 @@ struct relay_call {
         char runtime_handler[96];
         bool handler_remembered;
 
+        /* issue 8: an ambiguous CreateContainer waits here, its request
+         * parked, while the resolver looks for the pod; `spec` is the answer. */
+        bool spec_asked;
+        struct crisp_spec_answer spec;
+        grpc_byte_buffer *parked;
+        char spec_query_uid[128]; /* for the log line */
+        char spec_query_container[256];
+
         struct crisp_tag t_new_call, t_down_closed, t_c2p_recv, t_c2p_send, t_c2p_close, t_up_md,
-            t_up_headers, t_up_status, t_p2c_recv, t_p2c_send, t_down_headers, t_down_status;
+            t_up_headers, t_up_status, t_p2c_recv, t_p2c_send, t_down_headers, t_down_status,
+            t_spec_answered;
 };
 
 static void on_new_call(struct crisp_tag *tag, bool ok);
 static void on_down_closed(struct crisp_tag *tag, bool ok);
+static void on_spec_answered(struct crisp_tag *tag, bool ok);
 static void on_c2p_recv(struct crisp_tag *tag, bool ok);
 static void on_c2p_send(struct crisp_tag *tag, bool ok);
 static void on_c2p_close(struct crisp_tag *tag, bool ok);
@@ -137,6 +148,7 @@ static struct relay_call *relay_call_new(struct crisp_relay_ctx *ctx)
         c->t_p2c_send.fn = on_p2c_send;
         c->t_down_headers.fn = on_down_headers;
         c->t_down_status.fn = on_down_status;
+        c->t_spec_answered.fn = on_spec_answered;
         atomic_fetch_add(&ctx->live_calls, 1);
         return c;
 }
@@ -159,7 +171,8 @@ static void relay_call_free(struct relay_call *c)
         if (c->down)
                 grpc_call_unref(c->down);
         grpc_byte_buffer *buffers[] = {c->c2p_recv_buf, c->c2p_sending, c->c2p_held,
-                                       c->p2c_recv_buf, c->p2c_sending, c->p2c_held};
+                                       c->p2c_recv_buf, c->p2c_sending, c->p2c_held,
+                                       c->parked};
         for (size_t i = 0; i < sizeof(buffers) / sizeof(buffers[0]); i++)
                 if (buffers[i])
                         grpc_byte_buffer_destroy(buffers[i]);
@@ -419,6 +432,100 @@ static void apply_policy(struct relay_call *c, const uint8_t *data, size_t len,
         }
 }
 
+/* ---- issue 8: the pod spec settles the ambiguous case ------------------------------ */
+
+/* Turns the resolver's answer into the rewriter's option for the container
+ * context, and logs which source decided and why. */
+static void settle_from_spec(struct relay_call *c, struct crisp_rewrite_options *opts)
+{
+        const struct crisp_spec_answer *a = &c->spec;
+        const char *facts = "";
+        char described[200] = "";
+        if (a->source != CRISP_SOURCE_FALLBACK || a->facts.container_found) {
+                snprintf(described, sizeof(described), " spec_container=%s spec_pod=%s kind=%s",
+                         crisp_spec_seccomp_name(a->facts.container),
+                         crisp_spec_seccomp_name(a->facts.pod),
+                         crisp_container_kind_name(a->facts.kind));
+                facts = described;
+        }
+        crisp_metrics_podspec_lookup(a->result);
+        switch (a->verdict) {
+        case CRISP_SPEC_KEEP:
+        case CRISP_SPEC_DISAGREE:
+                opts->container_settled = true;
+                opts->container_ambiguous = CRISP_AMBIGUOUS_KEEP;
+                opts->container_why = a->why;
+                break;
+        case CRISP_SPEC_DEFAULT:
+                opts->container_settled = true;
+                opts->container_ambiguous = CRISP_AMBIGUOUS_RUNTIME_DEFAULT;
+                opts->container_why = a->why;
+                break;
+        case CRISP_SPEC_UNDECIDED:
+                break; /* the policy's ambiguousUnconfined, as without a pod-spec source */
+        }
+        const char *outcome =
+            a->verdict == CRISP_SPEC_UNDECIDED
+                ? (opts->ambiguous == CRISP_AMBIGUOUS_KEEP ? "keep" : "runtime-default")
+                : crisp_spec_verdict_name(a->verdict);
+        if (a->verdict == CRISP_SPEC_DISAGREE)
+                log_warn("pod-spec: the spec and the request disagree method=%s uid=%s "
+                         "container=%s source=%s reason=\"%s\"%s forwarded=unchanged",
+                         c->method_path, c->spec_query_uid, c->spec_query_container,
+                         crisp_spec_source_name(a->source), a->why, facts);
+        else
+                log_info("pod-spec: decided method=%s uid=%s container=%s source=%s result=%s "
+                         "reason=\"%s\"%s outcome=%s",
+                         c->method_path, c->spec_query_uid, c->spec_query_container,
+                         crisp_spec_source_name(a->source), a->result, a->why, facts, outcome);
+}
+
+/* Called on the resolver's thread once a waiting lookup has its answer:
+ * a batch of no ops completes at once and brings the call back to a queue
+ * thread, under its lock, like every other completion. */
+static void spec_answered(void *arg)
+{
+        struct relay_call *c = arg;
+        grpc_call_error e = grpc_call_start_batch(c->down, NULL, 0, &c->t_spec_answered, NULL);
+        if (e != GRPC_CALL_OK) {
+                log_error("internal: cannot resume a call after its pod-spec lookup (%d) method=%s",
+                          (int)e, c->method_path);
+                on_spec_answered(&c->t_spec_answered, true); /* resume it on this thread */
+        }
+}
+
+/* Asks the resolver when `msg` is an ambiguous CreateContainer. Returns true
+ * when the call must wait for the answer (then `msg` is parked). */
+static bool ask_spec(struct relay_call *c, grpc_byte_buffer *msg)
+{
+        if (c->ctx->resolver == NULL || c->method != CRISP_METHOD_CREATE_CONTAINER)
+                return false;
+        grpc_slice in = read_all(msg);
+        struct crisp_rewrite_result res;
+        int r = crisp_rewrite_request(c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
+                                      &c->snap->rewrite, &res, NULL);
+        grpc_slice_unref(in);
+        if (r < 0)
+                return false; /* refused on the way on, with its message */
+        bool ambiguous = res.container_ambiguous;
+        struct crisp_spec_query q;
+        snprintf(q.uid, sizeof(q.uid), "%s", res.pod_uid);
+        snprintf(q.namespace_, sizeof(q.namespace_), "%s", res.pod_namespace);
+        snprintf(q.pod_name, sizeof(q.pod_name), "%s", res.pod_name);
+        snprintf(q.container, sizeof(q.container), "%s", res.container);
+        crisp_rewrite_result_release(&res);
+        if (!ambiguous)
+                return false;
+        snprintf(c->spec_query_uid, sizeof(c->spec_query_uid), "%s", q.uid);
+        snprintf(c->spec_query_container, sizeof(c->spec_query_container), "%s", q.container);
+        c->spec_asked = true;
+        if (crisp_spec_resolver_lookup(c->ctx->resolver, &q, &c->spec, spec_answered, c) == 0)
+                return false;
+        c->parked = msg;
+        c->pending++; /* the no-op batch spec_answered starts */
+        return true;
+}
+
 /* Applies the seccomp rule and the policy to the first request message
  * *msg, replacing it when crisp changes it (*changed says so). Returns false
  * when the call was answered with an error instead (*msg is then still the
@@ -428,8 +535,14 @@ static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, 
         grpc_slice in = read_all(*msg);
         struct crisp_rewrite_result res;
         _cleanup_error_ crisp_error *err = NULL;
+        struct crisp_rewrite_options opts = c->snap->rewrite;
+        if (c->spec_asked)
+                settle_from_spec(c, &opts);
         int r = crisp_rewrite_request(c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
-                                      &c->snap->rewrite, &res, &err);
+                                      &opts, &res, &err);
+        if (r == 0 && c->spec_asked && res.container_ambiguous)
+                snprintf(res.source, sizeof(res.source), "%s",
+                         crisp_spec_source_name(c->spec.source));
         if (r == 0)
                 apply_policy(c, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in), &res);
         grpc_slice_unref(in);
@@ -483,6 +596,43 @@ static void observe_request(struct relay_call *c, grpc_slice received, grpc_byte
         grpc_slice_unref(fwd);
 }
 
+/* Rewrites the first request (`msg`, owned from here on) and opens the
+ * call to the runtime with it, or answers the client when it is refused. */
+static void forward_first(struct relay_call *c, grpc_byte_buffer *msg)
+{
+        grpc_slice received = c->observed ? read_all(msg) : grpc_empty_slice();
+        bool changed = false;
+        if (!rewrite_first_message(c, &msg, &changed)) {
+                /* Refused: recorded as it came, never forwarded. */
+                if (c->observed)
+                        observe_request(c, received, NULL);
+                grpc_byte_buffer_destroy(msg);
+        } else {
+                if (c->observed)
+                        observe_request(c, received, changed ? msg : NULL);
+                if (open_upstream(c, msg))
+                        c2p_receive(c);
+        }
+        grpc_slice_unref(received);
+}
+
+static void on_spec_answered(struct crisp_tag *tag, bool ok)
+{
+        (void)ok; /* a batch of no ops always completes */
+        struct relay_call *c = container_of(tag, struct relay_call, t_spec_answered);
+        pthread_mutex_lock(&c->mu);
+        grpc_byte_buffer *msg = c->parked;
+        c->parked = NULL;
+        if (c->down_cancelled || c->status_sent) {
+                /* The client went away while the pod was looked up. */
+                grpc_byte_buffer_destroy(msg);
+                reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
+        } else {
+                forward_first(c, msg);
+        }
+        handler_done(c);
+}
+
 /* ---- c2p completions ------------------------------------------------------------ */
 
 static void on_c2p_recv(struct crisp_tag *tag, bool ok)
@@ -510,20 +660,8 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
         } else if (!c->first_message_seen && c->method != CRISP_METHOD_OTHER) {
                 /* The request crisp may rewrite: the runtime is called only now. */
                 c->first_message_seen = true;
-                grpc_slice received = c->observed ? read_all(msg) : grpc_empty_slice();
-                bool changed = false;
-                if (!rewrite_first_message(c, &msg, &changed)) {
-                        /* Refused: recorded as it came, never forwarded. */
-                        if (c->observed)
-                                observe_request(c, received, NULL);
-                        grpc_byte_buffer_destroy(msg);
-                } else {
-                        if (c->observed)
-                                observe_request(c, received, changed ? msg : NULL);
-                        if (open_upstream(c, msg))
-                                c2p_receive(c);
-                }
-                grpc_slice_unref(received);
+                if (!ask_spec(c, msg))
+                        forward_first(c, msg);
         } else if (c->up == NULL) {
                 grpc_byte_buffer_destroy(msg); /* the call was already answered */
         } else {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "policy_snapshot.h"
+#include "spec_resolver.h"
 #include "rewrite.h"
 
 /* An observer of every call (the recorder uses it). Callbacks run on queue
@@ -44,6 +45,9 @@ struct crisp_relay_ctx {
         /* The policy in force: each call takes a snapshot when it starts and
          * keeps it to its end (issue 6: reload). */
         struct crisp_policy_holder *policy;
+        /* issue 8: settles ambiguous CreateContainer requests from the pod
+         * spec; NULL when crisp has no pod-spec source. */
+        struct crisp_spec_resolver *resolver;
 
         /* Relay calls alive, including the one waiting for the next call. */
         atomic_long live_calls;

@@ -66,6 +66,11 @@ static void warn_restart_only(const struct crisp_options *running, const struct 
                            running->record_max_size != next->record_max_size ||
                            running->record_queue_size != next->record_queue_size ||
                            running->record_redact != next->record_redact},
+            {"podSpec",
+             strcmp(running->kubeconfig, next->kubeconfig) != 0 ||
+                 strcmp(running->static_pod_path, next->static_pod_path) != 0 ||
+                 running->pod_spec_wait_ms != next->pod_spec_wait_ms ||
+                 (next->node_name[0] != '\0' && strcmp(running->node_name, next->node_name) != 0)},
         };
         for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 if (fixed[i].changed)

@@ -88,8 +88,8 @@ static grpc_arg int_arg(const char *key, int value)
 }
 
 int crisp_server_start(const struct crisp_options *opts, const struct crisp_call_observer *observer,
-                       void (*on_stopped)(void *arg), void *arg, struct crisp_server **out,
-                       crisp_error **err)
+                       struct crisp_spec_resolver *resolver, void (*on_stopped)(void *arg),
+                       void *arg, struct crisp_server **out, crisp_error **err)
 {
         int r = crisp_listen_socket_prepare(opts->listen, err);
         if (r < 0)
@@ -112,6 +112,7 @@ int crisp_server_start(const struct crisp_options *opts, const struct crisp_call
         s->t_shutdown.fn = on_server_shutdown;
         s->relay.on_call_freed = on_call_freed;
         s->relay.observer = observer;
+        s->relay.resolver = resolver;
         s->n_threads = opts->threads;
 
         int max = (int)opts->max_message_size;

@@ -8,18 +8,20 @@
 #include "error.h"
 #include "options.h"
 #include "policy_snapshot.h"
+#include "spec_resolver.h"
 
 struct crisp_server;
 
 struct crisp_call_observer;
 
 /* Starts serving. `observer` (may be NULL) is told about every call, see
- * relay.h; it must outlive the server. `on_stopped` is called once, from a
+ * relay.h; it must outlive the server, as must `resolver` (issue 8; NULL:
+ * no pod-spec source). `on_stopped` is called once, from a
  * queue thread, when a shutdown has finished: every call answered and
  * released. */
 int crisp_server_start(const struct crisp_options *opts, const struct crisp_call_observer *observer,
-                       void (*on_stopped)(void *arg), void *arg, struct crisp_server **out,
-                       crisp_error **err);
+                       struct crisp_spec_resolver *resolver, void (*on_stopped)(void *arg),
+                       void *arg, struct crisp_server **out, crisp_error **err);
 
 /* Stops accepting calls and connections; calls in flight go on. */
 void crisp_server_begin_shutdown(struct crisp_server *s);

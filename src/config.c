@@ -199,6 +199,8 @@ static int on_metrics(struct reader *rd, const char *key, yaml_node_t *k, yaml_n
                       crisp_error **err);
 static int on_record(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_t *v,
                      crisp_error **err);
+static int on_pod_spec(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_t *v,
+                       crisp_error **err);
 
 static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_t *v,
                   crisp_error **err)
@@ -282,9 +284,11 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                 return each_pair(rd, v, key, on_metrics, err);
         if (strcmp(key, "record") == 0)
                 return each_pair(rd, v, key, on_record, err);
+        if (strcmp(key, "podSpec") == 0)
+                return each_pair(rd, v, key, on_pod_spec, err);
         return unknown(rd, k, "", key,
                        "listen, runtimeEndpoint, mode, ambiguousUnconfined, defaultProfile, "
-                       "exemptions, log, metrics, record, maxMessageSize, socketMode, "
+                       "exemptions, log, metrics, record, podSpec, maxMessageSize, socketMode, "
                        "shutdownGracePeriod, threads",
                        err);
 }
@@ -443,6 +447,57 @@ static int on_record(struct reader *rd, const char *key, yaml_node_t *k, yaml_no
         if (strcmp(key, "redact") == 0)
                 return get_bool(rd, v, "record.redact", &o->record_redact, err);
         return unknown(rd, k, "record", key, "path, maxMessages, maxSize, queueSize, redact", err);
+}
+
+/* podSpec: the pod-spec source (issue 8). */
+static int on_pod_spec(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_t *v,
+                       crisp_error **err)
+{
+        struct crisp_options *o = rd->opts;
+        const char *s = NULL;
+        long n = 0;
+        int r;
+        char where[160];
+        snprintf(where, sizeof(where), "%s:%lu: podSpec.%s", rd->file, line_of(v), key);
+        if (strcmp(key, "kubeconfig") == 0) {
+                if ((r = scalar(rd, v, "podSpec.kubeconfig", &s, err)) < 0)
+                        return r;
+                if (s[0] == '\0') {
+                        o->kubeconfig[0] = '\0';
+                        return 0;
+                }
+                return crisp_options_set_path(where, s, o->kubeconfig, sizeof(o->kubeconfig), err);
+        }
+        if (strcmp(key, "nodeName") == 0) {
+                if ((r = scalar(rd, v, "podSpec.nodeName", &s, err)) < 0)
+                        return r;
+                if (s[0] == '\0') {
+                        o->node_name[0] = '\0';
+                        return 0;
+                }
+                if ((r = crisp_node_name_check(where, s, err)) < 0)
+                        return r;
+                snprintf(o->node_name, sizeof(o->node_name), "%s", s);
+                return 0;
+        }
+        if (strcmp(key, "staticPodPath") == 0) {
+                if ((r = scalar(rd, v, "podSpec.staticPodPath", &s, err)) < 0)
+                        return r;
+                if (s[0] == '\0') {
+                        o->static_pod_path[0] = '\0';
+                        return 0;
+                }
+                return crisp_options_set_path(where, s, o->static_pod_path,
+                                              sizeof(o->static_pod_path), err);
+        }
+        if (strcmp(key, "waitMilliseconds") == 0) {
+                if ((r = get_long(rd, v, "podSpec.waitMilliseconds", 10, 0, 10000, &n, err)) < 0)
+                        return r;
+                o->pod_spec_wait_ms = n;
+                return 0;
+        }
+        return unknown(rd, k, "podSpec", key,
+                       "kubeconfig, nodeName, staticPodPath, waitMilliseconds", err);
 }
 
 /* ---- entry point --------------------------------------------------------------- */

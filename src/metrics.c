@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "metrics_podspec.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -323,6 +324,7 @@ long crisp_metrics_render(char **out, const char *version, const char *grpc_vers
         render_calls(f);
         render_policy(f);
         render_control(f, version, grpc_version);
+        crisp_metrics_podspec_render(f);
         if (fclose(f) != 0) {
                 free(*out);
                 *out = NULL;

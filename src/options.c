@@ -30,6 +30,10 @@ enum {
         OPT_MODE,
         OPT_LOG_FORMAT,
         OPT_METRICS_LISTEN,
+        OPT_KUBECONFIG,
+        OPT_NODE_NAME,
+        OPT_POD_MANIFEST_PATH,
+        OPT_POD_SPEC_WAIT,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +55,10 @@ static const struct option long_options[] = {
     {"mode", required_argument, NULL, OPT_MODE},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+    {"node-name", required_argument, NULL, OPT_NODE_NAME},
+    {"pod-manifest-path", required_argument, NULL, OPT_POD_MANIFEST_PATH},
+    {"pod-spec-wait-ms", required_argument, NULL, OPT_POD_SPEC_WAIT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -98,6 +106,14 @@ void crisp_options_usage(FILE *out)
               "                                calls are not recorded (default 67108864)\n"
               "  --record-redact               replace environment values of CreateContainer\n"
               "                                and ExecSync output with REDACTED\n"
+              "  --kubeconfig FILE             read pod specs from the API server with this\n"
+              "                                kubeconfig, to settle the ambiguous case exactly\n"
+              "                                (default off)\n"
+              "  --node-name NAME              this node's name (default: the host name)\n"
+              "  --pod-manifest-path DIR       static pod manifests (default\n"
+              "                                /etc/kubernetes/manifests; \"\" for none)\n"
+              "  --pod-spec-wait-ms MS         how long a pod missing from the in-sync cache is\n"
+              "                                waited for (default 250)\n"
               "  --help                        print this help\n"
               "  --version                     print the version\n",
               out);
@@ -159,6 +175,36 @@ int crisp_metrics_address_check(const char *address, crisp_error **err)
         return 0;
 }
 
+int crisp_options_set_path(const char *what, const char *value, char *dst, size_t size,
+                           crisp_error **err)
+{
+        if (value[0] != '/')
+                return crisp_error_set(err, EINVAL, "%s: '%s' is not an absolute path", what,
+                                       value);
+        if (strlen(value) >= size)
+                return crisp_error_set(err, ENAMETOOLONG, "%s: the path is too long", what);
+        snprintf(dst, size, "%s", value);
+        return 0;
+}
+
+int crisp_node_name_check(const char *what, const char *name, crisp_error **err)
+{
+        /* A node name is a DNS subdomain: lower-case letters, digits, '-' and '.'. */
+        size_t n = strlen(name);
+        if (n == 0 || n > 253)
+                return crisp_error_set(err, EINVAL, "%s: '%s' is not a node name", what, name);
+        for (size_t i = 0; i < n; i++) {
+                char ch = name[i];
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                      ch == '.'))
+                        return crisp_error_set(err, EINVAL,
+                                               "%s: '%s' is not a node name (lower-case letters, "
+                                               "digits, '-' and '.')",
+                                               what, name);
+        }
+        return 0;
+}
+
 void crisp_options_release(struct crisp_options *opts)
 {
         crisp_policy_release(&opts->policy);
@@ -176,6 +222,9 @@ void crisp_options_defaults(struct crisp_options *opts)
         opts->record_max_messages = CRISP_DEFAULT_RECORD_MAX_MESSAGES;
         opts->record_max_size = CRISP_DEFAULT_RECORD_MAX_SIZE;
         opts->record_queue_size = CRISP_DEFAULT_RECORD_QUEUE_SIZE;
+        snprintf(opts->static_pod_path, sizeof(opts->static_pod_path), "%s",
+                 CRISP_DEFAULT_STATIC_POD_PATH);
+        opts->pod_spec_wait_ms = CRISP_DEFAULT_POD_SPEC_WAIT_MS;
 }
 
 /* --config is read before every other flag, wherever it is on the line, so
@@ -322,6 +371,35 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                 case OPT_RECORD_REDACT:
                         opts->record_redact = true;
                         record_flag = "--record-redact";
+                        break;
+                case OPT_KUBECONFIG:
+                        r = crisp_options_set_path("--kubeconfig", optarg, opts->kubeconfig,
+                                                   sizeof(opts->kubeconfig), err);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_NODE_NAME:
+                        r = crisp_node_name_check("--node-name", optarg, err);
+                        if (r < 0)
+                                return r;
+                        snprintf(opts->node_name, sizeof(opts->node_name), "%s", optarg);
+                        break;
+                case OPT_POD_MANIFEST_PATH:
+                        if (optarg[0] == '\0') {
+                                opts->static_pod_path[0] = '\0';
+                                break;
+                        }
+                        r = crisp_options_set_path("--pod-manifest-path", optarg,
+                                                   opts->static_pod_path,
+                                                   sizeof(opts->static_pod_path), err);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_POD_SPEC_WAIT:
+                        r = parse_long("pod-spec-wait-ms", optarg, 10, 0, 10000, &v, err);
+                        if (r < 0)
+                                return r;
+                        opts->pod_spec_wait_ms = v;
                         break;
                 case OPT_HELP:
                         opts->show_help = true;

@@ -22,6 +22,11 @@
 #define CRISP_DEFAULT_RECORD_MAX_SIZE     (256ull * 1024 * 1024)
 #define CRISP_DEFAULT_RECORD_QUEUE_SIZE   (64 * 1024 * 1024)
 
+/* --kubeconfig (README.md, "Exact on every kubelet: the pod spec") */
+#define CRISP_DEFAULT_STATIC_POD_PATH                                                              \
+        "/etc/kubernetes/manifests" /* the kubelet's kubeadm default */
+#define CRISP_DEFAULT_POD_SPEC_WAIT_MS 250
+
 struct crisp_options {
         char listen[108];           /* unix socket path crisp serves on (sun_path size) */
         char runtime_endpoint[108]; /* unix socket path of the real runtime */
@@ -48,6 +53,12 @@ struct crisp_options {
         size_t record_queue_size;           /* bytes of calls held for the writer */
         bool record_redact;
 
+        /* The pod-spec source (issue 8): on when kubeconfig is set. */
+        char kubeconfig[4096];
+        char node_name[256];        /* "" until main fills in the host name */
+        char static_pod_path[4096]; /* "" = no static pods */
+        long pod_spec_wait_ms;
+
         bool show_help;
         bool show_version;
 };
@@ -70,6 +81,14 @@ int crisp_endpoint_to_path(const char *endpoint, char *path, size_t size, crisp_
 int crisp_metrics_address_check(const char *address, crisp_error **err);
 
 void crisp_options_usage(FILE *out);
+
+/* Copies an absolute path into dst (for --kubeconfig and the like). */
+int crisp_options_set_path(const char *what, const char *value, char *dst, size_t size,
+                           crisp_error **err);
+
+/* Checks a Kubernetes node name (a DNS subdomain, as the kubelet makes it
+ * from the host name: lower case). */
+int crisp_node_name_check(const char *what, const char *name, crisp_error **err);
 
 /* Frees what the options own (the policy's lists). */
 void crisp_options_release(struct crisp_options *opts);

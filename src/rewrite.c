@@ -107,8 +107,18 @@ static int apply_rule(const char *context, protobuf_c_boolean *has_path, Protobu
 {
         const char *why = NULL;
         size_t path_len = *has_path ? path->len : 0;
-        enum crisp_seccomp_action action = crisp_seccomp_decide(
-            (const char *)path->data, path_len, field_of(*field), opts->ambiguous, &why);
+        bool container = strcmp(context, "container") == 0;
+        enum crisp_ambiguous_policy policy = opts->ambiguous;
+        if (container &&
+            crisp_seccomp_is_ambiguous((const char *)path->data, path_len, field_of(*field))) {
+                res->container_ambiguous = true;
+                if (opts->container_settled)
+                        policy = opts->container_ambiguous;
+        }
+        enum crisp_seccomp_action action = crisp_seccomp_decide((const char *)path->data, path_len,
+                                                                field_of(*field), policy, &why);
+        if (container && res->container_ambiguous && opts->container_settled && opts->container_why)
+                why = opts->container_why;
         if (action == CRISP_KEEP)
                 return 0;
 
@@ -320,10 +330,12 @@ void crisp_rewrite_result_log(const struct crisp_rewrite_result *r, const char *
         for (size_t i = 0; i < r->n_changes; i++) {
                 const struct crisp_seccomp_change *c = &r->changes[i];
                 /* audit: what enforce would have done; the request went as it came. */
+                bool settled = strcmp(c->context, "container") == 0 && r->source[0] != '\0';
                 log_info("%s method=%s pod=%s/%s uid=%s container=%s context=%s "
-                         "before=\"%s\" after=\"%s\" reason=\"%s\" mode=%s",
+                         "before=\"%s\" after=\"%s\" reason=\"%s\" mode=%s%s%s",
                          r->audit ? "audit: seccomp would be defaulted" : "seccomp defaulted",
                          method_path, r->pod_namespace, r->pod_name, r->pod_uid, container,
-                         c->context, c->before, c->after, c->why, r->audit ? "audit" : "enforce");
+                         c->context, c->before, c->after, c->why, r->audit ? "audit" : "enforce",
+                         settled ? " source=" : "", settled ? r->source : "");
         }
 }

@@ -33,6 +33,12 @@ struct crisp_rewrite_options {
          * of a profile file: F := {Localhost, localhost_ref: path},
          * P := "localhost/<path>". Only the value changes, never the rule. */
         const char *localhost_profile;
+
+        /* issue 8: the pod spec settled the container context's ambiguous
+         * case; this answer replaces `ambiguous` there, with its reason. */
+        bool container_settled;
+        enum crisp_ambiguous_policy container_ambiguous;
+        const char *container_why;
 };
 
 /* One security context that crisp changed. */
@@ -67,6 +73,12 @@ struct crisp_rewrite_result {
          * cases `changed` is false and the request went as it came. */
         bool audit;
         char exemption[160];
+
+        /* issue 8: the container context was the ambiguous row (set by the
+         * rewriter), and, set by the relay, which source settled it
+         * ("spec", "static-manifest", "policy-fallback"), logged as source=. */
+        bool container_ambiguous;
+        char source[32];
 };
 
 /* Applies the rule to one request of `method` (which must not be

@@ -111,6 +111,17 @@ enum crisp_seccomp_action crisp_seccomp_decide(const char *path, size_t path_len
         return CRISP_KEEP;
 }
 
+bool crisp_seccomp_is_ambiguous(const char *path, size_t path_len, enum crisp_profile_field field)
+{
+        enum path_class p = classify_path(path, path_len);
+        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+                const struct rule *r = &rules[i];
+                if ((r->p == P_ANY || r->p == p) && field_matches(r->f, field))
+                        return r->then == BY_POLICY;
+        }
+        return false;
+}
+
 const char *crisp_profile_field_name(enum crisp_profile_field field)
 {
         switch (field) {

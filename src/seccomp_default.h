@@ -8,6 +8,7 @@
 #ifndef CRISP_SECCOMP_DEFAULT_H
 #define CRISP_SECCOMP_DEFAULT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* What the `seccomp` field holds. */
@@ -43,6 +44,10 @@ enum crisp_seccomp_action crisp_seccomp_decide(const char *path, size_t path_len
                                                enum crisp_profile_field field,
                                                enum crisp_ambiguous_policy policy,
                                                const char **why);
+
+/* True when the row that decides this context is the ambiguous one (the
+ * policy's, or with the pod-spec source, the spec's to settle). */
+bool crisp_seccomp_is_ambiguous(const char *path, size_t path_len, enum crisp_profile_field field);
 
 /* A short human name for a field value, for logs: "absent", "RuntimeDefault"... */
 const char *crisp_profile_field_name(enum crisp_profile_field field);
