@@ -188,6 +188,7 @@ static bool handle_event(struct request *rq, const char *line, size_t len)
                 }
         } else if (strcmp(type, "BOOKMARK") == 0) {
                 set_rv(rq, crisp_json_resource_version(obj));
+                log_debug("pod-spec: bookmark resourceVersion=%s", rq->rv ? rq->rv : "");
         } else if (strcmp(type, "ERROR") == 0) {
                 struct json_object *code = NULL, *msg = NULL;
                 json_object_object_get_ex(obj, "code", &code);

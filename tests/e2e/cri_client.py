@@ -102,12 +102,13 @@ RUNTIME_DEFAULT = Seccomp("F=RuntimeDefault, P=runtime/default", path="runtime/d
 UNCONFINED_FIELD = Seccomp("F=Unconfined, P empty", profile_type=_PT.Value("Unconfined"))
 
 
-def pod_config(seccomp=NOTHING, log_directory=None, privileged=False):
-    """A host-network pod (no CNI on the test machines) with a unique name."""
+def pod_config(seccomp=NOTHING, log_directory=None, privileged=False, uid=None):
+    """A host-network pod (no CNI on the test machines) with a unique name
+    (and uid, unless `uid` gives one: the pod-spec tests match it)."""
     suffix = uuid.uuid4().hex[:12]
     config = pb.PodSandboxConfig()
     config.metadata.name = "crisp-e2e-" + suffix
-    config.metadata.uid = suffix
+    config.metadata.uid = uid or suffix
     config.metadata.namespace = "crisp-e2e"
     if log_directory:
         config.log_directory = os.path.join(log_directory, suffix)
@@ -118,9 +119,10 @@ def pod_config(seccomp=NOTHING, log_directory=None, privileged=False):
     return config
 
 
-def container_config(seccomp=NOTHING, image=E2E_IMAGE, log=False, privileged=False):
+def container_config(seccomp=NOTHING, image=E2E_IMAGE, log=False, privileged=False,
+                     name="probe"):
     config = pb.ContainerConfig()
-    config.metadata.name = "probe"
+    config.metadata.name = name
     config.image.image = image
     config.command.extend(["/bin/sleep"])
     config.args.extend(["3600"])
@@ -137,20 +139,22 @@ _SECCOMP_LINE = re.compile(r"^Seccomp:\s*(\d+)\s*$", re.M)
 
 
 def seccomp_line_of_new_container(socket_path, pod_seccomp=NOTHING, container_seccomp=NOTHING,
-                                  log_directory=None, image=E2E_IMAGE, privileged=False):
+                                  log_directory=None, image=E2E_IMAGE, privileged=False,
+                                  pod_uid=None, container_name="probe"):
     """Run a pod + busybox `sleep` container through `socket_path` and return
     the `Seccomp:` line of a process exec'd inside it (exec'd processes get
     the container's seccomp filter). The container and pod are stopped and
     removed whatever happens. `privileged` makes both pod and container
     privileged (a privileged container needs a privileged sandbox)."""
     with CriClient(socket_path) as cri:
-        pod = pod_config(pod_seccomp, log_directory, privileged)
+        pod = pod_config(pod_seccomp, log_directory, privileged, uid=pod_uid)
         created = {}
         try:
             created["pod"] = cri.call("RunPodSandbox", config=pod).pod_sandbox_id
             created["container"] = cri.call(
                 "CreateContainer", pod_sandbox_id=created["pod"], sandbox_config=pod,
-                config=container_config(container_seccomp, image, bool(log_directory), privileged),
+                config=container_config(container_seccomp, image, bool(log_directory), privileged,
+                                        name=container_name),
             ).container_id
             cri.call("StartContainer", container_id=created["container"])
             out = cri.call("ExecSync", container_id=created["container"], timeout=EXEC_TIMEOUT_S,
