@@ -173,8 +173,9 @@ static bool handle_event(struct request *rq, const char *line, size_t len)
                 struct crisp_pod_spec pod;
                 _cleanup_error_ crisp_error *err = NULL;
                 if (crisp_pod_spec_from_json(obj, &pod, &err) == 0) {
-                        log_debug("pod-spec: %s pod=%s/%s uid=%s", type, pod.namespace_, pod.name,
-                                  pod.uid);
+                        char what[600];
+                        snprintf(what, sizeof(what), "%s pod=%s/%s uid=%s", type,
+                                 pod.namespace_, pod.name, pod.uid);
                         set_rv(rq, pod.resource_version);
                         if (type[0] == 'D') {
                                 crisp_pod_cache_remove(w->cache, pod.uid);
@@ -182,6 +183,8 @@ static bool handle_event(struct request *rq, const char *line, size_t len)
                         } else {
                                 crisp_pod_cache_put(w->cache, &pod);
                         }
+                        /* Logged after the change, so the log never runs ahead of the cache. */
+                        log_debug("pod-spec: %s", what);
                 } else {
                         log_warn("pod-spec: skipped a %s event: %s", type, err->msg);
                         crisp_pod_spec_release(&pod);

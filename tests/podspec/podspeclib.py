@@ -72,13 +72,12 @@ class PodSpecTestCase(RelayTestCase):
         1 Unconfined) and whether the deprecated path was set."""
         pb = self.api_pb
         req = pb.CreateContainerRequest()
-        req.pod_sandbox_id = "sandbox-" + uid
-        req.config.metadata.name = container
+        req.config.metadata.name = container.encode()
         req.config.linux.security_context.seccomp.profile_type = UNCONFINED
         sb = req.sandbox_config
-        sb.metadata.name = pod_name
-        sb.metadata.uid = uid
-        sb.metadata.namespace = namespace
+        sb.metadata.name = pod_name.encode()
+        sb.metadata.uid = uid.encode()
+        sb.metadata.namespace = namespace.encode()
         sb.linux.security_context.seccomp.profile_type = UNCONFINED
         before = len(self.fake.calls(CREATE))
         self.unary(CREATE)(req.SerializeToString(), timeout=CALL_TIMEOUT_S)

@@ -59,7 +59,7 @@ class InitialList(PodSpecTestCase):
 
     def test_the_list_asked_for_this_node_only(self):
         req = self.api.wait_for_requests("list", 1)[0]
-        self.assertEqual(req.query.get("fieldSelector"), ["spec.nodeName=" + NODE])
+        self.assertEqual(req.query.get("fieldSelector"), "spec.nodeName=" + NODE)
         self.assertEqual(req.cn, self.client.cn)  # the client certificate was sent
 
 
@@ -111,7 +111,7 @@ class WatchEvents(PodSpecTestCase):
         # After a drop, the watch starts again from the bookmark's version.
         self.api.drop_watches()
         watches = self.api.wait_for_requests("watch", 2)
-        self.assertEqual(watches[-1].query.get("resourceVersion"), [str(rv)])
+        self.assertEqual(watches[-1].query.get("resourceVersion"), str(rv))
         self.assertEqual(len(self.api.wait_for_requests("list", 1)), 1)  # no relist
 
 
@@ -155,7 +155,7 @@ class Relist(PodSpecTestCase):
 class Reconnect(PodSpecTestCase):
 
     def add_initial_state(self):
-        self.api.add_pod(fa.pod("p", uid="u-p", seccomp="Unconfined"))
+        self.api.add_pod(fa.pod("p", uid="u-p", seccomp="Unconfined", containers=[("app", None)]))
 
     def test_watch_again_after_a_drop(self):
         self.wait_synced()
