@@ -296,8 +296,8 @@ int main(int argc, char **argv)
                 uv_signal_start(&ctl.sighup, on_sighup, SIGHUP);
 
         grpc_init();
-        r = crisp_server_start(&opts, crisp_observers_get(&observers), on_server_stopped, &ctl,
-                               &ctl.server, &err);
+        r = crisp_server_start(&ctl.loop, &opts, crisp_observers_get(&observers), on_server_stopped,
+                               &ctl, &ctl.server, &err);
         if (r == 0 && opts.metrics_listen[0] != '\0') {
                 r = crisp_http_start(&ctl.loop, opts.metrics_listen, on_http, &ctl, &ctl.http,
                                      &err);

@@ -4,6 +4,7 @@
 #define CRISP_SERVER_H
 
 #include <grpc/grpc.h>
+#include <uv.h>
 
 #include "error.h"
 #include "options.h"
@@ -13,13 +14,16 @@ struct crisp_server;
 
 struct crisp_call_observer;
 
-/* Starts serving. `observer` (may be NULL) is told about every call, see
+/* Starts serving. Connections are accepted on `loop` (proxy/acceptor.c),
+ * whose thread must also call crisp_server_begin_shutdown; with a NULL loop
+ * gRPC's own listener accepts them, which stops for good once the process
+ * runs out of file descriptors. `observer` (may be NULL) is told about every call, see
  * relay.h; it must outlive the server. `on_stopped` is called once, from a
  * queue thread, when a shutdown has finished: every call answered and
  * released. */
-int crisp_server_start(const struct crisp_options *opts, const struct crisp_call_observer *observer,
-                       void (*on_stopped)(void *arg), void *arg, struct crisp_server **out,
-                       crisp_error **err);
+int crisp_server_start(uv_loop_t *loop, const struct crisp_options *opts,
+                       const struct crisp_call_observer *observer, void (*on_stopped)(void *arg),
+                       void *arg, struct crisp_server **out, crisp_error **err);
 
 /* Stops accepting calls and connections; calls in flight go on. */
 void crisp_server_begin_shutdown(struct crisp_server *s);
