@@ -15,9 +15,12 @@ import unittest
 
 import grpc
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "operate"))
 
 from faultlib import count_fds, wait_fds_settled, wait_until  # noqa: E402
+from operatelib import metric, scrape  # noqa: E402
 from testbed import CALL_TIMEOUT_S, RelayTestCase, channel  # noqa: E402
 
 QUICK = "/runtime.v1.RuntimeService/Version"
@@ -43,6 +46,10 @@ def refused(s):
 
 
 class FdExhaustion(RelayTestCase):
+
+    def start_crisp(self, args=None):
+        self.metrics = os.path.join(self.dir, "metrics.sock")
+        return super().start_crisp(args=["--metrics-listen", self.metrics])
 
     def call(self, ch, tag, timeout=CALL_TIMEOUT_S):
         return ch.unary_unary(QUICK)(tag, timeout=timeout)
@@ -102,6 +109,9 @@ class FdExhaustion(RelayTestCase):
                       "(%d attempts: %r); the old connection: %r; crisp log:\n%s"
                       % (RECOVERY_S, len(outcomes), outcomes[-3:],
                          self.call(self.channel, b"old"), self.crisp.log()))
+        # Every refused client was counted.
+        self.assertGreaterEqual(metric(scrape(self.metrics), "crisp_accept_errors_total"),
+                                IDLE_CLIENTS - HEADROOM)
         # The new client's connection closes too: only the kubelet's is left.
         self.assertEqual(wait_fds_settled(pid, self.crisp.listen, at_most=base, clients=1)[1], 1)
 
