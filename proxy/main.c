@@ -1,5 +1,6 @@
 /* crisp's main: parse flags (and --config), start the gRPC side, and run the
- * control loop (libuv) that owns signals, reload and the HTTP listener:
+ * control loop (libuv) that owns signals, reload, the HTTP listener and
+ * accepting CRI connections (proxy/acceptor.c):
  * SIGTERM/SIGINT drain and stop; SIGHUP reopens the recording and reloads the
  * config, as does a change of the config file; /metrics, /healthz and
  * /readyz are served on metrics.listen. `crisp replay ...` and
@@ -215,8 +216,8 @@ static void on_signal(uv_signal_t *handle, int signum)
 }
 
 /* Raises the soft limit on open files to the hard one, as containerd does:
- * gRPC 1.51's listener stops accepting for good after one EMFILE
- * (docs/reliability.md), so running out of fds must be made unlikely. */
+ * crisp survives running out of fds (proxy/acceptor.c), but refuses new
+ * clients while it lasts, so running out should stay unlikely. */
 static void raise_fd_limit(void)
 {
         struct rlimit lim;
