@@ -1,5 +1,6 @@
 /* crisp's main: parse flags (and --config), start the gRPC side, and run the
- * control loop (libuv) that owns signals, reload and the HTTP listener:
+ * control loop (libuv) that owns signals, reload, the HTTP listener and
+ * accepting CRI connections (proxy/acceptor.c):
  * SIGTERM/SIGINT drain and stop; SIGHUP reopens the recording and reloads the
  * config, as does a change of the config file; /metrics, /healthz and
  * /readyz are served on metrics.listen. `crisp replay ...` and
@@ -221,8 +222,8 @@ static void on_signal(uv_signal_t *handle, int signum)
 }
 
 /* Raises the soft limit on open files to the hard one, as containerd does:
- * gRPC 1.51's listener stops accepting for good after one EMFILE
- * (docs/reliability.md), so running out of fds must be made unlikely. */
+ * crisp survives running out of fds (proxy/acceptor.c), but refuses new
+ * clients while it lasts, so running out should stay unlikely. */
 static void raise_fd_limit(void)
 {
         struct rlimit lim;
@@ -364,7 +365,7 @@ int main(int argc, char **argv)
                 crisp_options_release(&opts);
                 return 1;
         }
-        r = crisp_server_start(&opts, crisp_observers_get(&observers), ctl.resolver,
+        r = crisp_server_start(&ctl.loop, &opts, crisp_observers_get(&observers), ctl.resolver,
                                on_server_stopped, &ctl, &ctl.server, &err);
         if (r == 0 && opts.metrics_listen[0] != '\0') {
                 r = crisp_http_start(&ctl.loop, opts.metrics_listen, on_http, &ctl, &ctl.http,

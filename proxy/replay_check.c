@@ -123,7 +123,8 @@ static int rig_start(struct rig *rig, struct check *ck, crisp_error **err)
         r = crisp_options_parse(&opts, 5, argv, err);
         if (r < 0)
                 return r;
-        return crisp_server_start(&opts, NULL, NULL, on_crisp_stopped, ck, &rig->crisp, err);
+        /* No loop here: gRPC's own listener is enough for these few calls. */
+        return crisp_server_start(NULL, &opts, NULL, NULL, on_crisp_stopped, ck, &rig->crisp, err);
 }
 
 static void rig_stop(struct rig *rig, struct check *ck)

@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 
 #include <grpc/grpc.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "acceptor.h"
 #include "listen_socket.h"
 #include "log.h"
 #include "relay.h"
@@ -22,6 +24,8 @@ struct crisp_server {
         char listen[108];
         int n_threads;
         pthread_t threads[64];
+        struct crisp_acceptor *acceptor; /* NULL: gRPC listens (no loop), or stopped */
+        grpc_server_credentials *creds;  /* for connections the acceptor hands over */
 
         struct crisp_tag t_shutdown;
         atomic_bool shutdown_begun;
@@ -87,7 +91,36 @@ static grpc_arg int_arg(const char *key, int value)
         return a;
 }
 
-int crisp_server_start(const struct crisp_options *opts, const struct crisp_call_observer *observer,
+/* On the loop's thread. gRPC takes `fd` over, and builds the transport its
+ * own listener would. Safe while queue threads serve: gRPC's listener calls
+ * the same code (Server::SetupTransport, which takes the server's lock) from
+ * whichever thread polls, and the acceptor stops before the server shuts
+ * down. */
+static void on_connection(int fd, void *arg)
+{
+        struct crisp_server *s = arg;
+        grpc_server_add_channel_from_fd(s->relay.server, fd, s->creds);
+}
+
+/* gRPC's own listener, for a caller without a loop (crisp replay --check,
+ * short-lived and alone on its socket). */
+static int grpc_listen(struct crisp_server *s, const struct crisp_options *opts, crisp_error **err)
+{
+        /* gRPC creates the socket file when the port is added; a tight umask
+         * makes it 0600 from birth, and finish() widens it to the chosen mode,
+         * so it is never briefly open to everyone. */
+        char address[128];
+        snprintf(address, sizeof(address), "unix:%s", opts->listen);
+        mode_t old_umask = umask(0177);
+        int port = grpc_server_add_http2_port(s->relay.server, address, s->creds);
+        umask(old_umask);
+        if (port == 0)
+                return crisp_error_set(err, EADDRNOTAVAIL, "cannot listen on %s", opts->listen);
+        return 0;
+}
+
+int crisp_server_start(uv_loop_t *loop, const struct crisp_options *opts,
+                       const struct crisp_call_observer *observer,
                        struct crisp_spec_resolver *resolver, void (*on_stopped)(void *arg),
                        void *arg, struct crisp_server **out, crisp_error **err)
 {
@@ -153,24 +186,24 @@ int crisp_server_start(const struct crisp_options *opts, const struct crisp_call
             make_args(server_args, sizeof(server_args) / sizeof(server_args[0]), &holder), NULL);
         grpc_server_register_completion_queue(s->relay.server, s->relay.cq, NULL);
 
-        /* gRPC creates the socket file when the port is added; a tight umask
-         * makes it 0600 from birth, and finish() widens it to the chosen mode,
-         * so it is never briefly open to everyone. */
-        char address[128];
-        snprintf(address, sizeof(address), "unix:%s", opts->listen);
-        grpc_server_credentials *screds = grpc_insecure_server_credentials_create();
-        mode_t old_umask = umask(0177);
-        int port = grpc_server_add_http2_port(s->relay.server, address, screds);
-        umask(old_umask);
-        grpc_server_credentials_release(screds);
-        if (port == 0) {
-                r = crisp_error_set(err, EADDRNOTAVAIL, "cannot listen on %s", opts->listen);
-                goto fail_unstarted;
+        s->creds = grpc_insecure_server_credentials_create();
+        if (loop == NULL) {
+                r = grpc_listen(s, opts, err);
+                if (r < 0)
+                        goto fail_unstarted;
+                grpc_server_start(s->relay.server);
+                r = crisp_listen_socket_finish(opts->listen, opts->socket_mode, err);
+        } else {
+                /* Started before the socket listens: the loop hands connections
+                 * over only once this returns, to a server ready for them. */
+                grpc_server_start(s->relay.server);
+                r = crisp_acceptor_start(loop, opts->listen, opts->socket_mode, on_connection, s,
+                                         &s->acceptor, err);
         }
-        grpc_server_start(s->relay.server);
-        r = crisp_listen_socket_finish(opts->listen, opts->socket_mode, err);
-        if (r < 0)
+        if (r < 0) {
+                s->n_threads = 0; /* none started yet */
                 goto fail_started;
+        }
 
         /* One pending request per worker keeps a burst of new calls from
          * queueing behind a single accept. */
@@ -204,6 +237,7 @@ fail_started:
         return r;
 
 fail_unstarted:
+        grpc_server_credentials_release(s->creds);
         grpc_server_destroy(s->relay.server);
         grpc_completion_queue_shutdown(s->relay.cq);
         while (grpc_completion_queue_next(s->relay.cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
@@ -230,6 +264,9 @@ void crisp_server_begin_shutdown(struct crisp_server *s)
 {
         if (atomic_exchange(&s->shutdown_begun, true))
                 return;
+        /* First: no connection is handed to a server shutting down. */
+        crisp_acceptor_stop(s->acceptor);
+        s->acceptor = NULL;
         grpc_server_shutdown_and_notify(s->relay.server, s->relay.cq, &s->t_shutdown);
 }
 
@@ -252,6 +289,7 @@ void crisp_server_destroy(struct crisp_server *s)
         for (int i = 0; i < s->n_threads; i++)
                 pthread_join(s->threads[i], NULL);
         grpc_server_destroy(s->relay.server);
+        grpc_server_credentials_release(s->creds);
         grpc_completion_queue_destroy(s->relay.cq);
         grpc_channel_destroy(s->relay.upstream);
         crisp_listen_socket_remove(s->listen);

@@ -4,6 +4,7 @@
 #define CRISP_SERVER_H
 
 #include <grpc/grpc.h>
+#include <uv.h>
 
 #include "error.h"
 #include "options.h"
@@ -14,12 +15,15 @@ struct crisp_server;
 
 struct crisp_call_observer;
 
-/* Starts serving. `observer` (may be NULL) is told about every call, see
- * relay.h; it must outlive the server, as must `resolver` (issue 8; NULL:
- * no pod-spec source). `on_stopped` is called once, from a
- * queue thread, when a shutdown has finished: every call answered and
- * released. */
-int crisp_server_start(const struct crisp_options *opts, const struct crisp_call_observer *observer,
+/* Starts serving. Connections are accepted on `loop` (proxy/acceptor.c),
+ * whose thread must also call crisp_server_begin_shutdown; with a NULL loop
+ * gRPC's own listener accepts them, which stops for good once the process
+ * runs out of file descriptors. `observer` (may be NULL) is told about every
+ * call, see relay.h; it must outlive the server, as must `resolver` (issue 8;
+ * NULL: no pod-spec source). `on_stopped` is called once, from a queue
+ * thread, when a shutdown has finished: every call answered and released. */
+int crisp_server_start(uv_loop_t *loop, const struct crisp_options *opts,
+                       const struct crisp_call_observer *observer,
                        struct crisp_spec_resolver *resolver, void (*on_stopped)(void *arg),
                        void *arg, struct crisp_server **out, crisp_error **err);
 

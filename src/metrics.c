@@ -79,6 +79,7 @@ static struct {
         atomic_ulong exemptions[N_KINDS];
         atomic_ulong decode_failures[2]; /* RunPodSandbox, CreateContainer */
         atomic_ulong reloads[2];         /* failure, success */
+        atomic_ulong accept_errors;
         atomic_ullong config_hash;
         atomic_int upstream_state;
         atomic_bool ready;
@@ -177,6 +178,11 @@ void crisp_metrics_set_ready(bool ready)
 bool crisp_metrics_ready(void)
 {
         return atomic_load(&m.ready);
+}
+
+void crisp_metrics_accept_error(void)
+{
+        atomic_fetch_add(&m.accept_errors, 1);
 }
 
 void crisp_metrics_reset(void)
@@ -304,6 +310,12 @@ static void render_control(FILE *f, const char *version, const char *grpc_versio
                 "crisp_config_reloads_total{result=\"success\"} %lu\n"
                 "crisp_config_reloads_total{result=\"failure\"} %lu\n",
                 atomic_load(&m.reloads[1]), atomic_load(&m.reloads[0]));
+        fprintf(f,
+                "# HELP crisp_accept_errors_total Failed accepts on the listening socket (out "
+                "of file descriptors or memory); each refused a client or paused accepting "
+                "briefly.\n# TYPE crisp_accept_errors_total counter\ncrisp_accept_errors_total "
+                "%lu\n",
+                atomic_load(&m.accept_errors));
         fprintf(f,
                 "# HELP crisp_config_info The config in force (hash: FNV-1a of the file).\n"
                 "# TYPE crisp_config_info gauge\ncrisp_config_info{hash=\"%016llx\"} 1\n",

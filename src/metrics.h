@@ -29,6 +29,8 @@ void crisp_metrics_set_config_hash(uint64_t hash);
 void crisp_metrics_set_upstream_state(int grpc_connectivity_state);
 void crisp_metrics_set_ready(bool ready);
 bool crisp_metrics_ready(void);
+/* accept() failed on the listening socket (proxy/acceptor.c). */
+void crisp_metrics_accept_error(void);
 
 /* Renders everything; *out is malloc'ed (free it). Returns its length or -1. */
 long crisp_metrics_render(char **out, const char *version, const char *grpc_version);

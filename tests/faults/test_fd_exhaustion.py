@@ -1,7 +1,10 @@
 """crisp runs out of file descriptors (its RLIMIT_NOFILE is lowered while it
 runs, then many clients connect): it stays up, the connection it already
-serves keeps working, and once the clients leave it accepts new
-connections again."""
+serves keeps working, each client it cannot serve has its connection closed
+at once (rather than left waiting in the listen backlog), and once the
+clients leave it accepts new connections again. gRPC 1.51's own listener
+never accepted again after one EMFILE; crisp accepts itself
+(proxy/acceptor.c)."""
 
 import os
 import resource
@@ -12,10 +15,12 @@ import unittest
 
 import grpc
 
-# faultlib lives one folder up, in tests/faults.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "operate"))
 
-from faultlib import client_connections, count_fds, wait_fds_settled, wait_until  # noqa: E402
+from faultlib import count_fds, wait_fds_settled, wait_until  # noqa: E402
+from operatelib import metric, scrape  # noqa: E402
 from testbed import CALL_TIMEOUT_S, RelayTestCase, channel  # noqa: E402
 
 QUICK = "/runtime.v1.RuntimeService/Version"
@@ -27,7 +32,24 @@ RETRY_PACING_S = 0.1
 HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 
 
+def refused(s):
+    """True once crisp has closed this connection without serving it. A
+    served one holds gRPC's SETTINGS (read and dropped here) and stays open."""
+    try:
+        while True:
+            if not s.recv(65536, socket.MSG_DONTWAIT):
+                return True  # end of stream
+    except BlockingIOError:
+        return False
+    except (ConnectionResetError, BrokenPipeError):
+        return True  # closed with our hello unread
+
+
 class FdExhaustion(RelayTestCase):
+
+    def start_crisp(self, args=None):
+        self.metrics = os.path.join(self.dir, "metrics.sock")
+        return super().start_crisp(args=["--metrics-listen", self.metrics])
 
     def call(self, ch, tag, timeout=CALL_TIMEOUT_S):
         return ch.unary_unary(QUICK)(tag, timeout=timeout)
@@ -44,14 +66,21 @@ class FdExhaustion(RelayTestCase):
         self.addCleanup(lambda: [s.close() for s in socks])
         for _ in range(IDLE_CLIENTS):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(self.crisp.listen)  # the listen backlog takes it
-            s.sendall(HTTP2_HELLO)
             socks.append(s)
+            s.connect(self.crisp.listen)  # the listen backlog takes it
+            try:
+                s.sendall(HTTP2_HELLO)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # crisp, already out of fds, refused it: checked below
         # crisp fills its fd table: it accepts until accept() fails (EMFILE).
         self.assertTrue(wait_until(lambda: count_fds(pid) >= base + HEADROOM - 1),
                         "crisp has %d fds, limit %d" % (count_fds(pid), base + HEADROOM))
         self.crisp.wait_for_log("Too many open files")
         self.assertIsNone(self.crisp.proc.poll(), "crisp exited")
+        # The clients it has no fd for are answered (closed), none left waiting.
+        self.assertTrue(
+            wait_until(lambda: sum(map(refused, socks)) >= IDLE_CLIENTS - HEADROOM),
+            "%d of %d clients refused" % (sum(map(refused, socks)), IDLE_CLIENTS))
         # The connection it already serves keeps working.
         self.assertEqual(self.call(self.channel, b"during"), b"during")
 
@@ -80,7 +109,11 @@ class FdExhaustion(RelayTestCase):
                       "(%d attempts: %r); the old connection: %r; crisp log:\n%s"
                       % (RECOVERY_S, len(outcomes), outcomes[-3:],
                          self.call(self.channel, b"old"), self.crisp.log()))
-        self.assertEqual(client_connections(pid, self.crisp.listen), 1)
+        # Every refused client was counted.
+        self.assertGreaterEqual(metric(scrape(self.metrics), "crisp_accept_errors_total"),
+                                IDLE_CLIENTS - HEADROOM)
+        # The new client's connection closes too: only the kubelet's is left.
+        self.assertEqual(wait_fds_settled(pid, self.crisp.listen, at_most=base, clients=1)[1], 1)
 
 
 if __name__ == "__main__":
