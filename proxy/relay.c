@@ -521,8 +521,8 @@ static bool ask_spec(struct relay_call *c, grpc_byte_buffer *msg)
         c->spec_asked = true;
         if (crisp_spec_resolver_lookup(c->ctx->resolver, &q, &c->spec, spec_answered, c) == 0)
                 return false;
-        log_debug("pod-spec: waiting for the pod uid=%s container=%s method=%s", q.uid,
-                  q.container, c->method_path);
+        log_debug("pod-spec: waiting for the pod uid=%s container=%s method=%s", q.uid, q.container,
+                  c->method_path);
         c->parked = msg;
         c->pending++; /* the no-op batch spec_answered starts */
         return true;

@@ -174,8 +174,8 @@ static bool handle_event(struct request *rq, const char *line, size_t len)
                 _cleanup_error_ crisp_error *err = NULL;
                 if (crisp_pod_spec_from_json(obj, &pod, &err) == 0) {
                         char what[600];
-                        snprintf(what, sizeof(what), "%s pod=%s/%s uid=%s", type,
-                                 pod.namespace_, pod.name, pod.uid);
+                        snprintf(what, sizeof(what), "%s pod=%s/%s uid=%s", type, pod.namespace_,
+                                 pod.name, pod.uid);
                         set_rv(rq, pod.resource_version);
                         if (type[0] == 'D') {
                                 crisp_pod_cache_remove(w->cache, pod.uid);
