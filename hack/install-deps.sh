@@ -8,6 +8,9 @@ packages=(
 	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 	libseccomp-dev libuv1-dev libjson-c-dev libyaml-dev libhttp-parser-dev
+	# the pod-spec source (--kubeconfig): HTTPS to the API server; its tests
+	# make certificates with openssl
+	libcurl4-openssl-dev openssl
 	# unit tests
 	libcmocka-dev
 	# gRPC-level tests, replay and e2e clients (Debian's own python3)

@@ -67,7 +67,12 @@ static const char every_key[] = "listen: unix:///run/crisp/crisp.sock\n"
                                 "  maxMessages: 8\n"
                                 "  maxSize: 1048576\n"
                                 "  queueSize: 1048576\n"
-                                "  redact: true\n";
+                                "  redact: true\n"
+                                "podSpec:\n"
+                                "  kubeconfig: /etc/kubernetes/kubelet.conf\n"
+                                "  nodeName: worker-1.example\n"
+                                "  staticPodPath: /etc/kubernetes/static\n"
+                                "  waitMilliseconds: 500\n";
 
 static void every_key_is_parsed(void **state)
 {
@@ -105,6 +110,10 @@ static void every_key_is_parsed(void **state)
         assert_int_equal(o.record_max_size, 1048576);
         assert_int_equal(o.record_queue_size, 1048576);
         assert_true(o.record_redact);
+        assert_string_equal(o.kubeconfig, "/etc/kubernetes/kubelet.conf");
+        assert_string_equal(o.node_name, "worker-1.example");
+        assert_string_equal(o.static_pod_path, "/etc/kubernetes/static");
+        assert_int_equal(o.pod_spec_wait_ms, 500);
         crisp_options_release(&o);
 }
 
@@ -221,6 +230,13 @@ static void duplicates_and_bad_yaml_are_refused(void **state)
         assert_config_error("", ":1: the file is empty", NULL);
         assert_config_error("exemptions:\n  namespaces: [\"\"]\n", ":2: exemptions.namespaces",
                             "empty");
+        assert_config_error("podSpec:\n  kubeconfig: kubelet.conf\n", ":2: podSpec.kubeconfig",
+                            "not an absolute path");
+        assert_config_error("podSpec:\n  nodeName: Node_1\n", ":2: podSpec.nodeName",
+                            "not a node name");
+        assert_config_error("podSpec:\n  waitMilliseconds: 20000\n", ":2: podSpec.waitMilliseconds",
+                            NULL);
+        assert_config_error("podSpec:\n  server: x\n", ":2: podSpec.server", "unknown key");
 }
 
 /* deploy/crisp.yaml lists every key with its default: loading it must give

@@ -83,6 +83,25 @@ static void record_flags_are_parsed(void **state)
         assert_true(o.record_redact);
 }
 
+static void pod_spec_flags_are_parsed(void **state)
+{
+        (void)state;
+        struct crisp_options o;
+        assert_int_equal(PARSE(&o, NULL, "--listen", "/a", "--runtime-endpoint", "/b"),
+                         CRISP_OPTIONS_RUN);
+        assert_string_equal(o.kubeconfig, ""); /* off by default */
+        assert_string_equal(o.static_pod_path, "/etc/kubernetes/manifests");
+        assert_int_equal(o.pod_spec_wait_ms, 250);
+        assert_int_equal(PARSE(&o, NULL, "--listen", "/a", "--runtime-endpoint", "/b",
+                               "--kubeconfig", "/etc/kubernetes/kubelet.conf", "--node-name",
+                               "node-1", "--pod-manifest-path", "", "--pod-spec-wait-ms", "0"),
+                         CRISP_OPTIONS_RUN);
+        assert_string_equal(o.kubeconfig, "/etc/kubernetes/kubelet.conf");
+        assert_string_equal(o.node_name, "node-1");
+        assert_string_equal(o.static_pod_path, "");
+        assert_int_equal(o.pod_spec_wait_ms, 0);
+}
+
 static void help_and_version_exit_ok(void **state)
 {
         (void)state;
@@ -119,6 +138,13 @@ static void bad_flags_say_why(void **state)
              "not a number"},
             {ARGC("--socket-mode", "0999"), ARGV("--socket-mode", "0999"), "not a number"},
             {ARGC("--log-level", "loud"), ARGV("--log-level", "loud"), "--log-level"},
+            {ARGC("--kubeconfig", "kubelet.conf"), ARGV("--kubeconfig", "kubelet.conf"),
+             "not an absolute path"},
+            {ARGC("--node-name", "Node_1"), ARGV("--node-name", "Node_1"), "not a node name"},
+            {ARGC("--pod-spec-wait-ms", "-1"), ARGV("--pod-spec-wait-ms", "-1"),
+             "--pod-spec-wait-ms"},
+            {ARGC("--pod-manifest-path", "manifests"), ARGV("--pod-manifest-path", "manifests"),
+             "not an absolute path"},
             {ARGC("--listen", "/a", "--runtime-endpoint", "/b", "extra"),
              ARGV("--listen", "/a", "--runtime-endpoint", "/b", "extra"), "unexpected argument"},
             {ARGC("--listen", "/a", "--runtime-endpoint", "/b", "--record-redact"),
@@ -195,6 +221,7 @@ int main(void)
             cmocka_unit_test(endpoints_accept_both_spellings),
             cmocka_unit_test(every_flag_is_parsed),
             cmocka_unit_test(record_flags_are_parsed),
+            cmocka_unit_test(pod_spec_flags_are_parsed),
             cmocka_unit_test(help_and_version_exit_ok),
             cmocka_unit_test(bad_flags_say_why),
             cmocka_unit_test(long_socket_paths_are_refused),
