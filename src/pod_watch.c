@@ -88,6 +88,7 @@ struct request {
         struct crisp_pod_watch *w;
         CURL *curl;
         struct curl_slist *headers;
+        struct curl_slist *connect_to; /* tls-server-name's route, or NULL */
         char errbuf[CURL_ERROR_SIZE];
         long status;
         /* the body: whole (list), or the current partial line (watch) */
@@ -106,6 +107,7 @@ static void request_release(struct request *rq)
         if (rq->curl)
                 curl_easy_cleanup(rq->curl);
         curl_slist_free_all(rq->headers);
+        curl_slist_free_all(rq->connect_to);
         free(rq->buf);
         free(rq->rv);
 }
@@ -289,10 +291,12 @@ static void blob(CURL *curl, CURLoption opt, const uint8_t *data, size_t len)
 
 /* Makes a request to `url` with the kubeconfig's server, CA and credentials. */
 static int request_init(struct request *rq, struct crisp_pod_watch *w,
-                        const struct crisp_kubeconfig *kc, const char *url, bool watching,
-                        long timeout_s, crisp_error **err)
+                        const struct crisp_kubeconfig *kc, const char *url,
+                        struct curl_slist *connect_to, bool watching, long timeout_s,
+                        crisp_error **err)
 {
         memset(rq, 0, sizeof(*rq));
+        rq->connect_to = connect_to;
         rq->w = w;
         rq->watching = watching;
         rq->limit = watching ? MAX_EVENT_BYTES : MAX_LIST_BYTES;
@@ -301,6 +305,8 @@ static int request_init(struct request *rq, struct crisp_pod_watch *w,
                 return crisp_error_set(err, ENOMEM, "cannot make a curl handle");
         CURL *c = rq->curl;
         curl_easy_setopt(c, CURLOPT_URL, url);
+        if (connect_to)
+                curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, rq->errbuf);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -381,10 +387,59 @@ static void describe_failure(struct request *rq, CURLcode rc, char *out, size_t 
 
 /* ---- list ---------------------------------------------------------------------------- */
 
+/* The server's "host:port" (an IPv6 host in brackets) and the path after
+ * it, from "https://host[:port][/path]". Returns false when it cannot tell. */
+static bool split_server(const char *server, char *host, size_t host_size, char *port,
+                         size_t port_size, const char **path)
+{
+        const char *p = strstr(server, "://");
+        if (p == NULL)
+                return false;
+        p += 3;
+        const char *end = p + strcspn(p, "/");
+        const char *colon = NULL;
+        if (*p == '[') {
+                const char *close = memchr(p, ']', (size_t)(end - p));
+                if (close == NULL)
+                        return false;
+                colon = close[1] == ':' ? close + 1 : NULL;
+        } else {
+                colon = memchr(p, ':', (size_t)(end - p));
+        }
+        const char *host_end = colon ? colon : end;
+        if ((size_t)(host_end - p) >= host_size || host_end == p)
+                return false;
+        snprintf(host, host_size, "%.*s", (int)(host_end - p), p);
+        if (colon)
+                snprintf(port, port_size, "%.*s", (int)(end - colon - 1), colon + 1);
+        else
+                snprintf(port, port_size, "443");
+        *path = end;
+        return true;
+}
+
+/* The URL of the node's pods. With tls-server-name, the URL names that
+ * host, so curl sends it as SNI and checks the certificate against it, and
+ * *connect_to sends the connection to the real server (kubectl's meaning). */
 static char *pods_url(struct crisp_pod_watch *w, const struct crisp_kubeconfig *kc,
-                      const char *extra)
+                      const char *extra, struct curl_slist **connect_to)
 {
         char *url = NULL;
+        if (kc->tls_server_name && connect_to) {
+                char host[256], port[16], route[600];
+                const char *path;
+                if (!split_server(kc->server, host, sizeof(host), port, sizeof(port), &path))
+                        return NULL;
+                snprintf(route, sizeof(route), "%s:%s:%s:%s", kc->tls_server_name, port, host,
+                         port);
+                *connect_to = curl_slist_append(NULL, route);
+                if (*connect_to == NULL ||
+                    asprintf(&url,
+                             "https://%s:%s%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s%s",
+                             kc->tls_server_name, port, path, w->node_escaped, extra) < 0)
+                        return NULL;
+                return url;
+        }
         if (asprintf(&url, "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s%s", kc->server,
                      w->node_escaped, extra) < 0)
                 return NULL;
@@ -409,12 +464,16 @@ static int list_pods(struct crisp_pod_watch *w, const struct crisp_kubeconfig *k
                 }
                 snprintf(extra, sizeof(extra), "&limit=%ld%s%s", w->page_size,
                          cont_esc ? "&continue=" : "", cont_esc ? cont_esc : "");
-                _cleanup_free_ char *url = pods_url(w, kc, extra);
-                if (url == NULL)
-                        return -ENOMEM;
+                struct curl_slist *connect_to = NULL;
+                _cleanup_free_ char *url = pods_url(w, kc, extra, &connect_to);
+                if (url == NULL) {
+                        curl_slist_free_all(connect_to);
+                        snprintf(why, why_size, "cannot make the URL of %s", kc->server);
+                        return -EINVAL;
+                }
                 struct request rq;
                 _cleanup_error_ crisp_error *err = NULL;
-                int r = request_init(&rq, w, kc, url, false, LIST_TIMEOUT_S, &err);
+                int r = request_init(&rq, w, kc, url, connect_to, false, LIST_TIMEOUT_S, &err);
                 if (r < 0) {
                         snprintf(why, why_size, "cannot list pods: %s",
                                  err ? err->msg : "out of memory");
@@ -488,13 +547,18 @@ static enum watch_end watch_pods(struct crisp_pod_watch *w, const struct crisp_k
         snprintf(extra, sizeof(extra),
                  "&watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
                  rv_esc ? rv_esc : "", timeout_s);
-        _cleanup_free_ char *url = pods_url(w, kc, extra);
+        struct curl_slist *connect_to = NULL;
+        _cleanup_free_ char *url = pods_url(w, kc, extra, &connect_to);
         struct request rq;
         _cleanup_error_ crisp_error *err = NULL;
-        if (url == NULL || request_init(&rq, w, kc, url, true, timeout_s, &err) < 0) {
+        if (url == NULL) {
+                curl_slist_free_all(connect_to);
+                snprintf(why, why_size, "cannot make the URL of %s", kc->server);
+                return WATCH_FAILED;
+        }
+        if (request_init(&rq, w, kc, url, connect_to, true, timeout_s, &err) < 0) {
                 snprintf(why, why_size, "cannot watch pods: %s", err ? err->msg : "out of memory");
-                if (url)
-                        request_release(&rq);
+                request_release(&rq);
                 return WATCH_FAILED;
         }
         CURLcode rc = curl_easy_perform(rq.curl);

@@ -37,7 +37,7 @@ keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid,issuer
-subjectAltName = DNS:localhost,IP:127.0.0.1
+subjectAltName = {server_san}
 [v3_client]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
@@ -97,12 +97,13 @@ def _issue(pki, key, cert, subj, section):
     os.unlink(csr)
 
 
-def make_pki(dir):
-    """A CA and a server certificate for localhost / 127.0.0.1 in `dir`."""
+def make_pki(dir, server_san="DNS:localhost,IP:127.0.0.1"):
+    """A CA and a server certificate for localhost / 127.0.0.1 (or the
+    subjectAltName `server_san`) in `dir`."""
     os.makedirs(dir, exist_ok=True)
     config = os.path.join(dir, "openssl.cnf")
     with open(config, "w") as f:
-        f.write(_REQ_CONFIG)
+        f.write(_REQ_CONFIG.replace("{server_san}", server_san))
     pki = Pki(dir=dir, ca=os.path.join(dir, "ca.crt"), ca_key=os.path.join(dir, "ca.key"),
               server_cert=os.path.join(dir, "server.crt"),
               server_key=os.path.join(dir, "server.key"), config=config)

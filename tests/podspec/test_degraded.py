@@ -193,5 +193,42 @@ class ClientCertificateRequired(PodSpecTestCase):
         self.assertEqual(self.metric("crisp_podspec_cache_synced"), 0)
 
 
+class TlsServerName(PodSpecTestCase):
+    """The API server's certificate names only kubernetes.default.svc, and
+    crisp reaches it at 127.0.0.1: tls-server-name makes TLS check that name
+    (kubectl's meaning)."""
+
+    use_name = True
+
+    def add_initial_state(self):
+        named = certs.make_pki(os.path.join(self.pki_dir, "named"),
+                               server_san="DNS:kubernetes.default.svc")
+        self.named = fa.FakeApiServer(named)
+        self.named.start()
+        self.addCleanup(self.named.stop)
+        client = certs.client_cert(named, "kubelet-client")
+        self.named.add_pod(fa.pod("web", uid="u-web", seccomp="Unconfined",
+                                  containers=[("app", None)]))
+        certs.kubeconfig(self.kubeconfig, self.named.url, named.ca, cert=client.cert,
+                         key=client.key,
+                         tls_server_name="kubernetes.default.svc" if self.use_name else None)
+
+    def test_tls_server_name_is_checked_instead_of_the_address(self):
+        self.wait_synced()
+        self.assertEqual(self.create("u-web"), UNCONFINED)
+
+
+class TlsServerNameMissing(TlsServerName):
+    """The same server without tls-server-name: 127.0.0.1 is not in its
+    certificate, so crisp refuses it (TLS is always verified)."""
+
+    use_name = False
+
+    def test_tls_server_name_is_checked_instead_of_the_address(self):
+        self.crisp.wait_for_log("cannot list pods")
+        self.assertEqual(self.create("u-web"), RUNTIME_DEFAULT)
+        self.assertEqual(self.metric("crisp_podspec_cache_synced"), 0)
+
+
 if __name__ == "__main__":
     unittest.main()
