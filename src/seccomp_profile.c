@@ -6,8 +6,9 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cleanup.h"
 
@@ -455,20 +456,29 @@ static int add_syscalls(struct check *ck, json_object *root, scmp_filter_ctx ctx
         return 0;
 }
 
-int crisp_seccomp_profile_check(const char *path, struct crisp_profile_summary *sum,
-                                crisp_error **err)
+int crisp_seccomp_profile_check_buffer(const char *name, const char *data, size_t len,
+                                       struct crisp_profile_summary *sum, crisp_error **err)
 {
         memset(sum, 0, sizeof(*sum));
-        struct check ck = {.path = path, .sum = sum};
-        struct stat st;
-        if (stat(path, &st) < 0)
-                return crisp_error_set_errno(err, errno, "seccomp profile %s: cannot read it",
-                                             path);
-        if (st.st_size == 0)
+        struct check ck = {.path = name, .sum = sum};
+        if (len == 0)
                 return refuse(&ck, err, "the file is empty");
-        __attribute__((cleanup(json_putp))) json_object *root = json_object_from_file(path);
+        /* json-c takes an int length. */
+        if (len > INT32_MAX)
+                return refuse(&ck, err, "larger than 2 GiB");
+        /* What json_object_from_file did before: one value, the default
+         * depth, nothing checked after it. */
+        struct json_tokener *tok = json_tokener_new();
+        if (tok == NULL)
+                return crisp_error_set(err, ENOMEM, "seccomp profile %s: out of memory", name);
+        __attribute__((cleanup(json_putp))) json_object *root =
+            json_tokener_parse_ex(tok, data, (int)len);
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        json_tokener_free(tok);
         if (root == NULL)
-                return refuse(&ck, err, "not valid JSON: %s", json_util_get_last_err());
+                return refuse(&ck, err, "not valid JSON: %s",
+                              jerr == json_tokener_continue ? "it ends before the JSON value does"
+                                                            : json_tokener_error_desc(jerr));
         if (!json_object_is_type(root, json_type_object))
                 return refuse(&ck, err, "the top level must be a JSON object");
 
@@ -500,6 +510,55 @@ int crisp_seccomp_profile_check(const char *path, struct crisp_profile_summary *
         if ((r = add_architectures(&ck, root, ctx, err)) < 0)
                 return r;
         return add_syscalls(&ck, root, ctx, default_index, err);
+}
+
+/* The whole file into *out (NUL-terminated, *len without the NUL). Returns 0
+ * or a negative errno. */
+static int read_whole_file(const char *path, char **out, size_t *len)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (f == NULL)
+                return -errno;
+        char *buf = NULL;
+        size_t cap = 0, n = 0;
+        errno = 0;
+        for (;;) {
+                if (cap - n < 4096) {
+                        size_t c = cap ? cap * 2 : 8192;
+                        char *grown = realloc(buf, c);
+                        if (grown == NULL) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = grown;
+                        cap = c;
+                }
+                size_t got = fread(buf + n, 1, cap - n - 1, f);
+                n += got;
+                if (got == 0)
+                        break;
+        }
+        if (ferror(f)) {
+                int e = errno ? errno : EIO;
+                free(buf);
+                return -e;
+        }
+        buf[n] = '\0';
+        *out = buf;
+        *len = n;
+        return 0;
+}
+
+int crisp_seccomp_profile_check(const char *path, struct crisp_profile_summary *sum,
+                                crisp_error **err)
+{
+        memset(sum, 0, sizeof(*sum));
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        int r = read_whole_file(path, &data, &len);
+        if (r < 0)
+                return crisp_error_set_errno(err, -r, "seccomp profile %s: cannot read it", path);
+        return crisp_seccomp_profile_check_buffer(path, data, len, sum, err);
 }
 
 void crisp_profile_summary_print(FILE *out, const char *path,
