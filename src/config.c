@@ -59,7 +59,12 @@ static int scalar(struct reader *rd, const yaml_node_t *n, const char *key, cons
                 snprintf(what, sizeof(what), "expected a value, found %s", type_name(n));
                 return fail(rd, n, key, err, what);
         }
-        *out = (const char *)n->data.scalar.value;
+        const char *s = (const char *)n->data.scalar.value;
+        /* "\0" in a quoted scalar: every use below reads the value as a C
+         * string, which would end there and apply a part of it. */
+        if (strlen(s) != n->data.scalar.length)
+                return fail(rd, n, key, err, "the value holds a NUL character (\\0)");
+        *out = s;
         return 0;
 }
 
