@@ -50,6 +50,24 @@ static void json_putp(json_object **o)
                 json_object_put(*o);
 }
 
+/* The value of a JSON string matched against a list of names, or NULL when
+ * `v` is not a string or holds a NUL character: as a C string it would end
+ * there and match a name the runtime (comparing Go strings) does not see. */
+static const char *name_string(json_object *v)
+{
+        if (!json_object_is_type(v, json_type_string))
+                return NULL;
+        const char *s = json_object_get_string(v);
+        return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+/* `v` in an error message: a name as it is, anything else as JSON. */
+static const char *shown(json_object *v)
+{
+        const char *s = name_string(v);
+        return s ? s : json_object_to_json_string(v);
+}
+
 /* The action's index in crisp_profile_action_names, or -1. */
 static int action_index(const char *name)
 {
@@ -118,13 +136,14 @@ static int read_action(struct check *ck, json_object *o, const char *key, const 
                               where);
         if (!json_object_is_type(v, json_type_string))
                 return refuse(ck, err, "%s: must be a string", where);
-        *index = action_index(json_object_get_string(v));
+        const char *name = name_string(v);
+        *index = name ? action_index(name) : -1;
         if (*index < 0)
                 return refuse(ck, err,
                               "%s: unknown action '%s'; the runtime refuses the container (known: "
                               "SCMP_ACT_KILL, _KILL_PROCESS, _KILL_THREAD, _TRAP, _ERRNO, _TRACE, "
                               "_ALLOW, _LOG, _NOTIFY)",
-                              where, json_object_get_string(v));
+                              where, shown(v));
         if (*index == 8 && !ck->has_listener)
                 return refuse(ck, err, "%s: SCMP_ACT_NOTIFY needs listenerPath", where);
         return 0;
@@ -185,15 +204,14 @@ static uint32_t resolve_arch(const char *name, char *lower, size_t size)
 static int add_arch(struct check *ck, scmp_filter_ctx ctx, json_object *a, const char *key,
                     crisp_error **err)
 {
-        const char *name =
-            json_object_is_type(a, json_type_string) ? json_object_get_string(a) : NULL;
+        const char *name = name_string(a);
         char lower[32];
         uint32_t arch = resolve_arch(name, lower, sizeof(lower));
         if (arch == 0)
                 return refuse(ck, err,
                               "%s: unknown architecture '%s' (SCMP_ARCH_X86_64, ...); the runtime "
                               "refuses it",
-                              key, name ? name : json_object_to_json_string(a));
+                              key, shown(a));
         int r = seccomp_arch_add(ctx, arch);
         if (r < 0 && r != -EEXIST)
                 return refuse(ck, err, "%s: libseccomp cannot add '%s'", key, name);
@@ -218,10 +236,9 @@ static int add_arch_map(struct check *ck, json_object *root, scmp_filter_ctx ctx
                 char lower[32];
                 if (!json_object_is_type(e, json_type_object) ||
                     !json_object_object_get_ex(e, "architecture", &arch) ||
-                    !json_object_is_type(arch, json_type_string))
+                    name_string(arch) == NULL)
                         return refuse(ck, err, "archMap[%zu]: needs an architecture", i);
-                if (resolve_arch(json_object_get_string(arch), lower, sizeof(lower)) !=
-                    seccomp_arch_native())
+                if (resolve_arch(name_string(arch), lower, sizeof(lower)) != seccomp_arch_native())
                         continue;
                 int r = add_arch(ck, ctx, arch, "archMap", err);
                 if (r < 0)
@@ -295,12 +312,13 @@ static int check_flags(struct check *ck, json_object *root, crisp_error **err)
         if (!json_object_is_type(flags, json_type_array))
                 return refuse(ck, err, "flags: must be a list");
         for (size_t i = 0; i < json_object_array_length(flags); i++) {
-                const char *f = json_object_get_string(json_object_array_get_idx(flags, i));
+                json_object *flag = json_object_array_get_idx(flags, i);
+                const char *f = name_string(flag);
                 bool known = false;
                 for (size_t k = 0; k < sizeof(known_flags) / sizeof(known_flags[0]); k++)
                         known = known || (f && strcmp(f, known_flags[k]) == 0);
                 if (!known)
-                        return refuse(ck, err, "flags: unknown flag '%s'", f);
+                        return refuse(ck, err, "flags: unknown flag '%s'", shown(flag));
         }
         return 0;
 }
@@ -336,9 +354,9 @@ static int read_args(struct check *ck, json_object *rule, const char *where,
                                       "%s.op: missing (SCMP_CMP_NE, _LT, _LE, _EQ, _GE, "
                                       "_GT or _MASKED_EQ)",
                                       at);
-                const char *op = json_object_get_string(v);
+                const char *op = name_string(v);
                 int found = -1;
-                for (size_t k = 0; k < sizeof(operators) / sizeof(operators[0]); k++)
+                for (size_t k = 0; op && k < sizeof(operators) / sizeof(operators[0]); k++)
                         if (strcmp(op, operators[k].name) == 0)
                                 found = (int)k;
                 if (found < 0)
@@ -346,7 +364,7 @@ static int read_args(struct check *ck, json_object *rule, const char *where,
                                       "%s.op: unknown operator '%s'; the runtime refuses the "
                                       "container (known: SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT, "
                                       "_MASKED_EQ)",
-                                      at, op);
+                                      at, shown(v));
                 uint64_t value = 0, two = 0;
                 if (json_object_object_get_ex(a, "value", &v)) {
                         if (!json_object_is_type(v, json_type_int))
