@@ -59,7 +59,12 @@ static int scalar(struct reader *rd, const yaml_node_t *n, const char *key, cons
                 snprintf(what, sizeof(what), "expected a value, found %s", type_name(n));
                 return fail(rd, n, key, err, what);
         }
-        *out = (const char *)n->data.scalar.value;
+        const char *s = (const char *)n->data.scalar.value;
+        /* "\0" in a quoted scalar: every use below reads the value as a C
+         * string, which would end there and apply a part of it. */
+        if (strlen(s) != n->data.scalar.length)
+                return fail(rd, n, key, err, "the value holds a NUL character (\\0)");
+        *out = s;
         return 0;
 }
 
@@ -500,7 +505,40 @@ static int on_pod_spec(struct reader *rd, const char *key, yaml_node_t *k, yaml_
                        "kubeconfig, nodeName, staticPodPath, waitMilliseconds", err);
 }
 
-/* ---- entry point --------------------------------------------------------------- */
+/* ---- entry points -------------------------------------------------------------- */
+
+/* Loads the one document `parser` reads; `name` names the input in errors.
+ * Deletes the parser. */
+static int load(yaml_parser_t *parser, const char *name, struct crisp_options *opts,
+                crisp_error **err)
+{
+        yaml_document_t document;
+        __attribute__((cleanup(yaml_document_freep))) yaml_document_t *doc = NULL;
+        int ok = yaml_parser_load(parser, &document);
+        if (!ok) {
+                int r = crisp_error_set(err, EINVAL, "%s:%lu: not valid YAML: %s", name,
+                                        (unsigned long)parser->problem_mark.line + 1,
+                                        parser->problem ? parser->problem : "parse error");
+                yaml_parser_delete(parser);
+                return r;
+        }
+        doc = &document;
+        yaml_parser_delete(parser);
+
+        yaml_node_t *root = yaml_document_get_root_node(doc);
+        if (root == NULL)
+                return crisp_error_set(err, EINVAL,
+                                       "%s:1: the file is empty; expected a mapping "
+                                       "of settings (see deploy/crisp.yaml)",
+                                       name);
+        struct reader rd = {.file = name, .doc = doc, .opts = opts};
+        int r = each_pair(&rd, root, "the file", on_top, err);
+        if (r < 0)
+                return r;
+        opts->ambiguous = opts->policy.ambiguous;
+        opts->no_default = opts->policy.mode == CRISP_MODE_OFF;
+        return 0;
+}
 
 int crisp_config_load(const char *path, struct crisp_options *opts, crisp_error **err)
 {
@@ -512,30 +550,15 @@ int crisp_config_load(const char *path, struct crisp_options *opts, crisp_error 
         if (!yaml_parser_initialize(&parser))
                 return crisp_error_set(err, ENOMEM, "%s: out of memory", path);
         yaml_parser_set_input_file(&parser, f);
-        yaml_document_t document;
-        __attribute__((cleanup(yaml_document_freep))) yaml_document_t *doc = NULL;
-        int ok = yaml_parser_load(&parser, &document);
-        if (!ok) {
-                int r = crisp_error_set(err, EINVAL, "%s:%lu: not valid YAML: %s", path,
-                                        (unsigned long)parser.problem_mark.line + 1,
-                                        parser.problem ? parser.problem : "parse error");
-                yaml_parser_delete(&parser);
-                return r;
-        }
-        doc = &document;
-        yaml_parser_delete(&parser);
+        return load(&parser, path, opts, err);
+}
 
-        yaml_node_t *root = yaml_document_get_root_node(doc);
-        if (root == NULL)
-                return crisp_error_set(err, EINVAL,
-                                       "%s:1: the file is empty; expected a mapping "
-                                       "of settings (see deploy/crisp.yaml)",
-                                       path);
-        struct reader rd = {.file = path, .doc = doc, .opts = opts};
-        int r = each_pair(&rd, root, "the file", on_top, err);
-        if (r < 0)
-                return r;
-        opts->ambiguous = opts->policy.ambiguous;
-        opts->no_default = opts->policy.mode == CRISP_MODE_OFF;
-        return 0;
+int crisp_config_load_buffer(const char *name, const char *data, size_t len,
+                             struct crisp_options *opts, crisp_error **err)
+{
+        yaml_parser_t parser;
+        if (!yaml_parser_initialize(&parser))
+                return crisp_error_set(err, ENOMEM, "%s: out of memory", name);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+        return load(&parser, name, opts, err);
 }

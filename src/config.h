@@ -6,9 +6,17 @@
 #ifndef CRISP_CONFIG_H
 #define CRISP_CONFIG_H
 
+#include <stddef.h>
+
 #include "error.h"
 #include "options.h"
 
 int crisp_config_load(const char *path, struct crisp_options *opts, crisp_error **err);
+
+/* The same, from data[0..len) in memory; `name` stands for the file in error
+ * messages. For tests and fuzzing (tests/fuzz/fuzz_config.c): what a file
+ * holds, read from memory, gives the same options and the same errors. */
+int crisp_config_load_buffer(const char *name, const char *data, size_t len,
+                             struct crisp_options *opts, crisp_error **err);
 
 #endif

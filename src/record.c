@@ -142,8 +142,7 @@ static void out_int(struct out *o, int64_t v)
         out_mem(o, buf, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
+size_t crisp_utf8_sequence(const unsigned char *s, size_t n)
 {
         size_t need;
         uint32_t cp;
@@ -194,7 +193,7 @@ static void out_json_string(struct out *o, const char *s, size_t n)
                         out_mem(o, esc, 6);
                         i++;
                 } else {
-                        size_t k = utf8_sequence(u + i, n - i);
+                        size_t k = crisp_utf8_sequence(u + i, n - i);
                         if (k == 0) {
                                 out_str(o, "\\ufffd");
                                 i++;

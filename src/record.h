@@ -98,6 +98,11 @@ void crisp_call_record_free(struct crisp_call_record *r);
 /* Formats `ts` (CLOCK_REALTIME) as RFC 3339 UTC with microseconds. */
 void crisp_format_rfc3339(const struct timespec *ts, char *buf, size_t size);
 
+/* Length of the valid UTF-8 sequence at s[0..n) (n > 0), or 0 if it is not
+ * one: overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+ * What the JSON line holds, both ways (record.c writes, recording.c reads). */
+size_t crisp_utf8_sequence(const unsigned char *s, size_t n);
+
 /* Builds the JSON line of `r` (ending in '\n') into *line (malloc'd) of *len
  * bytes (NUL-terminated, the NUL not counted). With `redact`, CreateContainer environment values
  * and ExecSync output are replaced (redact.h); a message that should be redacted but does not

@@ -435,6 +435,15 @@ int crisp_recording_parse_line(const char *file, unsigned line, const char *text
                                bool complete, struct crisp_call_record **out, crisp_error **err)
 {
         struct place p = {.file = file, .line = line, .err = err};
+        /* json-c's JSON_TOKENER_VALIDATE_UTF8 lets overlong forms (C0 90)
+         * through; the recorder writes those as U+FFFD, so such a line would
+         * not be what crisp writes back, nor valid JSON to other readers. */
+        for (size_t i = 0; i < len;) {
+                size_t k = crisp_utf8_sequence((const unsigned char *)text + i, len - i);
+                if (k == 0)
+                        return fail(&p, "invalid JSON at column %zu: not UTF-8", i + 1);
+                i += k;
+        }
         struct json_tokener *tok = json_tokener_new();
         if (tok == NULL)
                 return oom(&p);

@@ -6,8 +6,9 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cleanup.h"
 
@@ -47,6 +48,24 @@ static void json_putp(json_object **o)
 {
         if (*o)
                 json_object_put(*o);
+}
+
+/* The value of a JSON string matched against a list of names, or NULL when
+ * `v` is not a string or holds a NUL character: as a C string it would end
+ * there and match a name the runtime (comparing Go strings) does not see. */
+static const char *name_string(json_object *v)
+{
+        if (!json_object_is_type(v, json_type_string))
+                return NULL;
+        const char *s = json_object_get_string(v);
+        return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+/* `v` in an error message: a name as it is, anything else as JSON. */
+static const char *shown(json_object *v)
+{
+        const char *s = name_string(v);
+        return s ? s : json_object_to_json_string(v);
 }
 
 /* The action's index in crisp_profile_action_names, or -1. */
@@ -117,13 +136,14 @@ static int read_action(struct check *ck, json_object *o, const char *key, const 
                               where);
         if (!json_object_is_type(v, json_type_string))
                 return refuse(ck, err, "%s: must be a string", where);
-        *index = action_index(json_object_get_string(v));
+        const char *name = name_string(v);
+        *index = name ? action_index(name) : -1;
         if (*index < 0)
                 return refuse(ck, err,
                               "%s: unknown action '%s'; the runtime refuses the container (known: "
                               "SCMP_ACT_KILL, _KILL_PROCESS, _KILL_THREAD, _TRAP, _ERRNO, _TRACE, "
                               "_ALLOW, _LOG, _NOTIFY)",
-                              where, json_object_get_string(v));
+                              where, shown(v));
         if (*index == 8 && !ck->has_listener)
                 return refuse(ck, err, "%s: SCMP_ACT_NOTIFY needs listenerPath", where);
         return 0;
@@ -184,15 +204,14 @@ static uint32_t resolve_arch(const char *name, char *lower, size_t size)
 static int add_arch(struct check *ck, scmp_filter_ctx ctx, json_object *a, const char *key,
                     crisp_error **err)
 {
-        const char *name =
-            json_object_is_type(a, json_type_string) ? json_object_get_string(a) : NULL;
+        const char *name = name_string(a);
         char lower[32];
         uint32_t arch = resolve_arch(name, lower, sizeof(lower));
         if (arch == 0)
                 return refuse(ck, err,
                               "%s: unknown architecture '%s' (SCMP_ARCH_X86_64, ...); the runtime "
                               "refuses it",
-                              key, name ? name : json_object_to_json_string(a));
+                              key, shown(a));
         int r = seccomp_arch_add(ctx, arch);
         if (r < 0 && r != -EEXIST)
                 return refuse(ck, err, "%s: libseccomp cannot add '%s'", key, name);
@@ -217,10 +236,9 @@ static int add_arch_map(struct check *ck, json_object *root, scmp_filter_ctx ctx
                 char lower[32];
                 if (!json_object_is_type(e, json_type_object) ||
                     !json_object_object_get_ex(e, "architecture", &arch) ||
-                    !json_object_is_type(arch, json_type_string))
+                    name_string(arch) == NULL)
                         return refuse(ck, err, "archMap[%zu]: needs an architecture", i);
-                if (resolve_arch(json_object_get_string(arch), lower, sizeof(lower)) !=
-                    seccomp_arch_native())
+                if (resolve_arch(name_string(arch), lower, sizeof(lower)) != seccomp_arch_native())
                         continue;
                 int r = add_arch(ck, ctx, arch, "archMap", err);
                 if (r < 0)
@@ -294,12 +312,13 @@ static int check_flags(struct check *ck, json_object *root, crisp_error **err)
         if (!json_object_is_type(flags, json_type_array))
                 return refuse(ck, err, "flags: must be a list");
         for (size_t i = 0; i < json_object_array_length(flags); i++) {
-                const char *f = json_object_get_string(json_object_array_get_idx(flags, i));
+                json_object *flag = json_object_array_get_idx(flags, i);
+                const char *f = name_string(flag);
                 bool known = false;
                 for (size_t k = 0; k < sizeof(known_flags) / sizeof(known_flags[0]); k++)
                         known = known || (f && strcmp(f, known_flags[k]) == 0);
                 if (!known)
-                        return refuse(ck, err, "flags: unknown flag '%s'", f);
+                        return refuse(ck, err, "flags: unknown flag '%s'", shown(flag));
         }
         return 0;
 }
@@ -335,9 +354,9 @@ static int read_args(struct check *ck, json_object *rule, const char *where,
                                       "%s.op: missing (SCMP_CMP_NE, _LT, _LE, _EQ, _GE, "
                                       "_GT or _MASKED_EQ)",
                                       at);
-                const char *op = json_object_get_string(v);
+                const char *op = name_string(v);
                 int found = -1;
-                for (size_t k = 0; k < sizeof(operators) / sizeof(operators[0]); k++)
+                for (size_t k = 0; op && k < sizeof(operators) / sizeof(operators[0]); k++)
                         if (strcmp(op, operators[k].name) == 0)
                                 found = (int)k;
                 if (found < 0)
@@ -345,7 +364,7 @@ static int read_args(struct check *ck, json_object *rule, const char *where,
                                       "%s.op: unknown operator '%s'; the runtime refuses the "
                                       "container (known: SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT, "
                                       "_MASKED_EQ)",
-                                      at, op);
+                                      at, shown(v));
                 uint64_t value = 0, two = 0;
                 if (json_object_object_get_ex(a, "value", &v)) {
                         if (!json_object_is_type(v, json_type_int))
@@ -455,20 +474,29 @@ static int add_syscalls(struct check *ck, json_object *root, scmp_filter_ctx ctx
         return 0;
 }
 
-int crisp_seccomp_profile_check(const char *path, struct crisp_profile_summary *sum,
-                                crisp_error **err)
+int crisp_seccomp_profile_check_buffer(const char *name, const char *data, size_t len,
+                                       struct crisp_profile_summary *sum, crisp_error **err)
 {
         memset(sum, 0, sizeof(*sum));
-        struct check ck = {.path = path, .sum = sum};
-        struct stat st;
-        if (stat(path, &st) < 0)
-                return crisp_error_set_errno(err, errno, "seccomp profile %s: cannot read it",
-                                             path);
-        if (st.st_size == 0)
+        struct check ck = {.path = name, .sum = sum};
+        if (len == 0)
                 return refuse(&ck, err, "the file is empty");
-        __attribute__((cleanup(json_putp))) json_object *root = json_object_from_file(path);
+        /* json-c takes an int length. */
+        if (len > INT32_MAX)
+                return refuse(&ck, err, "larger than 2 GiB");
+        /* What json_object_from_file did before: one value, the default
+         * depth, nothing checked after it. */
+        struct json_tokener *tok = json_tokener_new();
+        if (tok == NULL)
+                return crisp_error_set(err, ENOMEM, "seccomp profile %s: out of memory", name);
+        __attribute__((cleanup(json_putp))) json_object *root =
+            json_tokener_parse_ex(tok, data, (int)len);
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        json_tokener_free(tok);
         if (root == NULL)
-                return refuse(&ck, err, "not valid JSON: %s", json_util_get_last_err());
+                return refuse(&ck, err, "not valid JSON: %s",
+                              jerr == json_tokener_continue ? "it ends before the JSON value does"
+                                                            : json_tokener_error_desc(jerr));
         if (!json_object_is_type(root, json_type_object))
                 return refuse(&ck, err, "the top level must be a JSON object");
 
@@ -500,6 +528,55 @@ int crisp_seccomp_profile_check(const char *path, struct crisp_profile_summary *
         if ((r = add_architectures(&ck, root, ctx, err)) < 0)
                 return r;
         return add_syscalls(&ck, root, ctx, default_index, err);
+}
+
+/* The whole file into *out (NUL-terminated, *len without the NUL). Returns 0
+ * or a negative errno. */
+static int read_whole_file(const char *path, char **out, size_t *len)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (f == NULL)
+                return -errno;
+        char *buf = NULL;
+        size_t cap = 0, n = 0;
+        errno = 0;
+        for (;;) {
+                if (cap - n < 4096) {
+                        size_t c = cap ? cap * 2 : 8192;
+                        char *grown = realloc(buf, c);
+                        if (grown == NULL) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = grown;
+                        cap = c;
+                }
+                size_t got = fread(buf + n, 1, cap - n - 1, f);
+                n += got;
+                if (got == 0)
+                        break;
+        }
+        if (ferror(f)) {
+                int e = errno ? errno : EIO;
+                free(buf);
+                return -e;
+        }
+        buf[n] = '\0';
+        *out = buf;
+        *len = n;
+        return 0;
+}
+
+int crisp_seccomp_profile_check(const char *path, struct crisp_profile_summary *sum,
+                                crisp_error **err)
+{
+        memset(sum, 0, sizeof(*sum));
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        int r = read_whole_file(path, &data, &len);
+        if (r < 0)
+                return crisp_error_set_errno(err, -r, "seccomp profile %s: cannot read it", path);
+        return crisp_seccomp_profile_check_buffer(path, data, len, sum, err);
 }
 
 void crisp_profile_summary_print(FILE *out, const char *path,

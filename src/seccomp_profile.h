@@ -6,6 +6,7 @@
 #ifndef CRISP_SECCOMP_PROFILE_H
 #define CRISP_SECCOMP_PROFILE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -30,6 +31,12 @@ extern const char *const crisp_profile_action_names[CRISP_PROFILE_N_ACTIONS];
  * negative errno with *err naming the file, the key and what is wrong. */
 int crisp_seccomp_profile_check(const char *path, struct crisp_profile_summary *summary,
                                 crisp_error **err);
+
+/* The same for a profile's bytes data[0..len) in memory; `name` stands for
+ * the file in error messages. For tests and fuzzing
+ * (tests/fuzz/fuzz_seccomp_profile.c). */
+int crisp_seccomp_profile_check_buffer(const char *name, const char *data, size_t len,
+                                       struct crisp_profile_summary *sum, crisp_error **err);
 
 void crisp_profile_summary_print(FILE *out, const char *path,
                                  const struct crisp_profile_summary *summary);

@@ -10,15 +10,18 @@ For each TARGET, OUT_DIR/TARGET/ is emptied and filled from:
     hex (spaces allowed), `#` starts a comment. Every finding that was fixed
     goes there, so each run checks it first.
 
-Nothing binary is committed: seeds are made from tests/fixtures/*.jsonl and
-from the small protobuf writer below. Standard library only.
+Nothing binary is committed: seeds are made from tests/fixtures/*.jsonl,
+deploy/crisp.yaml, the text of the unit tests (C string literals) and of
+tests/operate, and from the small protobuf writer below. Standard library only.
 """
 
 import base64
+import codecs
 import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -192,8 +195,167 @@ def seeds_fuzz_rewrite():
         yield "edge", bytes([sel]) + req
 
 
+# ---- text taken from the unit tests ----------------------------------------------
+
+# One C string literal, or several written one after the other.
+C_STRINGS = r'((?:"(?:[^"\\\n]|\\.)*"\s*)+)'
+
+
+def c_string_arguments(path, functions):
+    """The string literal first argument of every call of `functions` in the C
+    file `path`, and every `static const char NAME[] = "..."` there, decoded
+    (C escapes) to bytes."""
+    with open(path) as f:
+        src = f.read()
+    pattern = r'(?:\b(?:%s)\(\s*|static const char \w+\[\] =\s*)%s' % (
+        "|".join(functions), C_STRINGS)
+    for m in re.finditer(pattern, src):
+        parts = re.findall(r'"((?:[^"\\\n]|\\.)*)"', m.group(1))
+        yield codecs.escape_decode("".join(parts).encode())[0]
+
+
+def python_triple_quoted(path):
+    """Every \"\"\"...\"\"\" constant assigned at the top of a Python file."""
+    with open(path) as f:
+        src = f.read()
+    for m in re.finditer(r'^[A-Z_]+ = """(.*?)"""', src, re.S | re.M):
+        yield m.group(1).encode()
+
+
+# ---- fuzz_config -------------------------------------------------------------------
+#
+# The file's bytes. Seeds: deploy/crisp.yaml (every key), the configs of
+# tests/unit/test_config.c (every key, every kind of error), and YAML that
+# libyaml reads in less usual ways.
+
+def seeds_fuzz_config():
+    with open(os.path.join(REPO, "deploy", "crisp.yaml"), "rb") as f:
+        deploy = f.read()
+    yield "deploy", deploy
+    yield "truncated", deploy[: len(deploy) // 2]
+    for text in c_string_arguments(os.path.join(REPO, "tests", "unit", "test_config.c"),
+                                   ["write_config", "assert_config_error"]):
+        yield "unit", text
+    edge = [
+        b"",
+        b"---\n...\n",
+        b"# only a comment\n",
+        b"mode: audit\n---\nmode: off\n",  # a second document is not read
+        b"\xef\xbb\xbfmode: audit\n",  # UTF-8 byte order mark
+        "mode: audit\nthreads: 2\n".encode("utf-16"),  # UTF-16 with its mark
+        b"{mode: enforce, threads: 64, socketMode: '0777', maxMessageSize: 1024}",
+        b"exemptions: &e\n  namespaces: [a]\nlog: *e\n",  # an alias
+        b"exemptions:\n  podLabels: {&k a: b, *k : c}\n",  # an aliased key
+        b"? listen\n: /run/a.sock\n",  # an explicit key
+        b"listen: !!str /run/a.sock\nthreads: !!int 3\n",  # tags
+        b"record:\n  path: >-\n    /var/log/\n    crisp.jsonl\n  redact: false\n",
+        b"mode: \"audit\"\nlog: {level: \"debug\", format: 'text'}\n",
+        b"metrics:\n  listen: \"[::1]:9760\"\n",
+        b"metrics:\n  listen: unix:///run/crisp/metrics.sock\n",
+        b"metrics:\n  listen: \"\"\n",
+        b"shutdownGracePeriod: 3600\nrecord: {maxMessages: 1000000, maxSize: 4096,"
+        b" queueSize: 65536}\n",
+        b"threads: 0x10\nsocketMode: 0o777\n",
+        b"mode: \"audit\\0\"\n",  # an escaped NUL in a value
+        b"[listen, mode]\n",
+        b"listen:\n  - /a\n",
+    ]
+    for text in edge:
+        yield "edge", text
+
+
+# ---- fuzz_seccomp_profile ----------------------------------------------------------
+#
+# The profile's bytes. Seeds: the profiles of tests/unit/test_seccomp_profile.c
+# (among them a Docker-style one with archMap and per-rule includes/excludes)
+# and of tests/operate, and edge cases.
+
+def seeds_fuzz_seccomp_profile():
+    for text in c_string_arguments(
+            os.path.join(REPO, "tests", "unit", "test_seccomp_profile.c"),
+            ["check", "assert_refused"]):
+        yield "unit", text
+    for text in python_triple_quoted(os.path.join(REPO, "tests", "operate", "operatelib.py")):
+        if b"defaultAction" in text:
+            yield "operate", text
+    edge = [
+        b"",
+        b"{}",
+        b"null",
+        b'{"defaultAction": "SCMP_ACT_ALLOW"} trailing',
+        b'{"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/l.sock"}',
+        b'{"defaultAction": "SCMP_ACT_NOTIFY"}',
+        b'{"defaultAction": "SCMP_ACT_TRACE", "defaultErrnoRet": 65535}',
+        b'{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}',
+        b'{"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [{"name": "read",'
+        b' "action": "SCMP_ACT_ALLOW"}]}',
+        b'{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["kill"],'
+        b' "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 9, "valueTwo": 0,'
+        b' "op": "SCMP_CMP_MASKED_EQ"}, {"index": 1, "value": 15, "op": "SCMP_CMP_NE"}]}]}',
+        b'{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read", "no_such_call",'
+        b' "another_typo"], "action": "SCMP_ACT_LOG"}]}',
+        b'{"defaultAction": "SCMP_ACT_ALLOW", "architectures": null, "flags": null,'
+        b' "syscalls": null}',
+        b'{"defaultAction": "SCMP_ACT_ALLOW\\u0000x"}',  # an escaped NUL in a name
+        b'{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"],'
+        b' "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 18446744073709551615,'
+        b' "op": "SCMP_CMP_GT"}]}]}',
+    ]
+    for text in edge:
+        yield "edge", text
+
+
+# ---- fuzz_recording ----------------------------------------------------------------
+#
+# One line of a recording. Seeds: every line of tests/fixtures/*.jsonl (with
+# and without its newline, and cut short), and edge cases.
+
+def seeds_fuzz_recording():
+    for path in sorted(glob.glob(os.path.join(REPO, "tests", "fixtures", "*.jsonl"))):
+        with open(path, "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                body = line.rstrip(b"\n")
+                yield "fixture", body + b"\n"
+                yield "truncated", body[: len(body) // 2]
+    m = '"method": "/runtime.v1.RuntimeService/CreateContainer"'
+    edge = [
+        b"",
+        b"{}",
+        b"[]",
+        b'{"method": "/a.B/C", "requests": []}',
+        b'{"method": "/a.B/C", "requests": [""], "responses": ["AA=="],'
+        b' "forwarded": ["AAE="], "code": 16, "details": "nul \\u0000 and \\ud83d\\ude00",'
+        b' "time": "2026-11-28T21:14:18.913+01:00", "duration_us": 0,'
+        b' "truncated": {"requests": 1, "responses": 0}}',
+        ('{%s, "name": "n", "pod": {"namespace": "a", "name": "b", "uid": "c"},'
+         ' "container": "x", "requests": ["CgA="], "expect": {"container": {"profile_type": 0,'
+         ' "localhost_ref": "", "path": ""}, "sandbox_config": {"profile_type": 2,'
+         ' "localhost_ref": "p.json", "path": "localhost/p.json"}}}' % m).encode(),
+        ('{%s, "requests": ["CgA="], "expect": {"unchanged": true}}' % m).encode(),
+        ('{%s, "requests": [], "expect": {"unchanged": true}}' % m).encode(),
+        b'{"method": "/runtime.v1.RuntimeService/RunPodSandbox", "requests": ["Cg=="],'
+        b' "expect": {"sandbox": {"profile_type": 1, "localhost_ref": "", "path": "unconfined"}}}',
+        b'{"method": "/a.B/C", "requests": ["QQ"]}',  # no padding
+        b'{"method": "/a.B/C", "requests": ["QR=="]}',  # non-zero padding bits
+        b'{"method": "/a.B/C", "requests": [], "pod": {"name": "a\\u0000b"}}',
+        b'{"method": "/a.B/C", "requests": [], "code": 17}',
+        b'{"method": "/a.B/C", "requests": [], "duration_us": 9223372036854775808}',
+        b'{"method": "/a.B/C", "requests": []} {}',
+        b'{"method": "/a.B/C", "requests": []}   ',
+        b'{"method": "/a.B/C", "requests": [], "time": "2026-11-28T21:14:18Z"}\n',
+        b'{"method": "/a.B/C", "requests": [], "method": "/d.E/F"}',
+    ]
+    for text in edge:
+        yield "edge", text
+
+
 GENERATORS = {
     "fuzz_rewrite": seeds_fuzz_rewrite,
+    "fuzz_config": seeds_fuzz_config,
+    "fuzz_seccomp_profile": seeds_fuzz_seccomp_profile,
+    "fuzz_recording": seeds_fuzz_recording,
 }
 
 # ---- output ----------------------------------------------------------------------

@@ -239,6 +239,19 @@ static void duplicates_and_bad_yaml_are_refused(void **state)
         assert_config_error("podSpec:\n  server: x\n", ":2: podSpec.server", "unknown key");
 }
 
+/* A quoted scalar may hold "\0"; crisp reads values as C strings, which end
+ * there: "off\0 enforce" would be read as off. Found by tests/fuzz/fuzz_config.c. */
+static void nul_in_a_scalar_is_refused(void **state)
+{
+        (void)state;
+        assert_config_error("mode: \"off\\0 enforce\"\n", ":1: mode:", "NUL character");
+        assert_config_error("\"mode\\0x\": audit\n", ":1:", "NUL character");
+        assert_config_error("defaultProfile:\n  type: Localhost\n  path: \"/p.json\\0.bak\"\n",
+                            ":3: defaultProfile.path", "NUL character");
+        assert_config_error("exemptions:\n  namespaces: [\"a\\x00b\"]\n",
+                            ":2: exemptions.namespaces", "NUL character");
+}
+
 /* deploy/crisp.yaml lists every key with its default: loading it must give
  * exactly what no file gives. */
 static void shipped_example_holds_the_defaults(void **state)
@@ -294,6 +307,7 @@ int main(void)
             cmocka_unit_test(bad_enum_value_says_what_is_allowed),
             cmocka_unit_test(relative_and_missing_paths_are_refused),
             cmocka_unit_test(duplicates_and_bad_yaml_are_refused),
+            cmocka_unit_test(nul_in_a_scalar_is_refused),
             cmocka_unit_test(missing_file_is_refused),
             cmocka_unit_test(shipped_example_holds_the_defaults),
         };

@@ -144,6 +144,14 @@ static void bad_lines_say_what_and_where(void **state)
              "'requests' is empty"},
             {"{\"method\":\"/a.B/C\",\"requests\":[],\"name\":\"\\u0000\"}", "NUL character"},
             {"{\"method\":\"/a.B/C\",\"requests\":[],\"details\":\"\xff\"}", "invalid JSON"},
+            /* What json-c lets through and the recorder would write as U+FFFD
+             * (found by tests/fuzz/fuzz_recording.c): an overlong form, an
+             * encoded surrogate, a value past U+10FFFF. */
+            {"{\"method\":\"/a.B/C\",\"requests\":[],\"name\":\"\xc0\x90\"}",
+             "invalid JSON at column 42: not UTF-8"},
+            {"{\"method\":\"/a.B/C\",\"requests\":[],\"details\":\"\xed\xa0\x80\"}", "not UTF-8"},
+            {"{\"method\":\"/a.B/C\",\"requests\":[],\"pod\":{\"uid\":\"\xf4\x90\x80\x80\"}}",
+             "not UTF-8"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct crisp_call_record *r = NULL;

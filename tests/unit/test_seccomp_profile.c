@@ -118,6 +118,33 @@ static void other_refusals_name_the_key(void **state)
                        "syscalls[0]: no syscall names");
 }
 
+/* A name with a NUL character ("\u0000" in JSON) is not the name the runtime
+ * knows (runc compares Go strings); as a C string it would have matched.
+ * Found by tests/fuzz/fuzz_seccomp_profile.c. */
+static void names_holding_nul_are_refused(void **state)
+{
+        (void)state;
+        assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\\u0000x\"}",
+                       "defaultAction: unknown action");
+        assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": "
+                       "[{\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_ERRNO\\u0000\"}]}",
+                       "syscalls[0]: unknown action");
+        assert_refused(
+            "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": "
+            "[{\"names\": [\"chmod\"], \"action\": \"SCMP_ACT_ERRNO\","
+            "  \"args\": [{\"index\": 1, \"value\": 1, \"op\": \"SCMP_CMP_EQ\\u0000\"}]}]}",
+            "syscalls[0].args[0].op: unknown operator");
+        assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": "
+                       "[\"SCMP_ARCH_X86_64\\u0000\"]}",
+                       "architectures: unknown architecture");
+        assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": "
+                       "[\"SECCOMP_FILTER_FLAG_LOG\\u0000\"]}",
+                       "flags: unknown flag");
+        assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"archMap\": "
+                       "[{\"architecture\": \"SCMP_ARCH_ARM\\u0000\"}]}",
+                       "archMap[0]: needs an architecture");
+}
+
 static void malformed_json_is_refused(void **state)
 {
         (void)state;
@@ -193,6 +220,7 @@ int main(void)
             cmocka_unit_test(unknown_action_is_refused),
             cmocka_unit_test(unknown_operator_is_refused),
             cmocka_unit_test(other_refusals_name_the_key),
+            cmocka_unit_test(names_holding_nul_are_refused),
             cmocka_unit_test(malformed_json_is_refused),
             cmocka_unit_test(empty_file_is_refused),
             cmocka_unit_test(missing_file_is_refused),
