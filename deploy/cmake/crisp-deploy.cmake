@@ -70,6 +70,9 @@ install(FILES ${CMAKE_BINARY_DIR}/deploy/systemd/crisp.service
         DESTINATION ${CRISP_SYSTEMD_UNIT_DIR})
 install(FILES ${_crisp_deploy}/systemd/crisp.env
         DESTINATION ${CMAKE_INSTALL_DATADIR}/crisp)
+# Not enabled by default: copy it to /etc/systemd/system/crisp.service.d/.
+install(FILES ${_crisp_deploy}/systemd/30-podspec.conf
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/crisp/systemd)
 install(FILES ${_crisp_deploy}/kubelet/20-crisp.conf ${_crisp_deploy}/kubelet/kubelet.env
               ${_crisp_deploy}/kubelet/kubelet-config.yaml
         DESTINATION ${CMAKE_INSTALL_DATADIR}/crisp/kubelet)

@@ -93,6 +93,14 @@ class UnitUnderSystemd(unittest.TestCase):
         self.assertTrue(self.result["crisp_log"].rstrip().endswith("stopped"))
         self.assertEqual(self.result["cgroups_left"], [])
 
+    def test_podspec_dropin_reaches_the_api_server(self):
+        # With deploy/systemd/30-podspec.conf the sandboxed crisp talks HTTPS
+        # to the API server and an explicit Unconfined pod runs unconfined.
+        self.assertEqual(self.result["podspec_seccomp"], 0, self.result["crisp_log"])
+        self.assertIn("source=spec", self.result["crisp_log"])
+        self.assertEqual(self.result["podspec_stopped"],
+                         {"Result": "success", "ExecMainStatus": "0"})
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -203,6 +203,45 @@ def pod_seccomp(listen, containerd):
     return cri_client.seccomp_mode_of_new_container(listen, log_directory=containerd.log_dir)
 
 
+def podspec_phase(manager, listen, containerd, result):
+    """The unit with the pod-spec drop-in (deploy/systemd/30-podspec.conf) and
+    a kubeconfig: crisp, still sandboxed, reaches a (fake) API server over
+    HTTPS and settles a kubelet-1.31-shaped request from the pod's spec: an
+    explicit Unconfined pod runs unconfined."""
+    import uuid
+
+    import certs
+    import fake_apiserver as fa
+
+    pki = certs.make_pki(os.path.join(BASE, "pki"))
+    client = certs.client_cert(pki, "kubelet-client")
+    api = fa.FakeApiServer(pki)
+    api.start()
+    try:
+        kubeconfig = certs.kubeconfig(os.path.join(BASE, "pki", "kubelet.conf"), api.url, pki.ca,
+                                      cert=client.cert, key=client.key)
+        uid = str(uuid.uuid4())
+        api.add_pod(fa.pod("unconfined", uid=uid, seccomp="Unconfined",
+                           containers=[("probe", None)]))
+        dropins = os.path.join(BASE, "config", "systemd", "user", "crisp.service.d")
+        shutil.copy(deploylib.PODSPEC_DROPIN, os.path.join(dropins, "30-podspec.conf"))
+        # What an operator puts in /etc/default/crisp (the unit's EnvironmentFile=).
+        with open(os.path.join(dropins, "60-test-podspec.conf"), "w") as f:
+            f.write('[Service]\nEnvironment="CRISP_OPTS=--kubeconfig=%s --node-name=node1 '
+                    '--pod-manifest-path= --pod-spec-wait-ms=5000"\n' % kubeconfig)
+        manager.systemctl("daemon-reload")
+        manager.systemctl("start", "crisp.service")
+        api.wait_for_watches(1, timeout=WAIT_S)
+        result["podspec_seccomp"] = cri_client.seccomp_mode_of_new_container(
+            listen, pod_seccomp=cri_client.UNCONFINED_FIELD,
+            container_seccomp=cri_client.UNCONFINED_FIELD, log_directory=containerd.log_dir,
+            pod_uid=uid)
+        manager.systemctl("stop", "crisp.service")
+        result["podspec_stopped"] = manager.show("crisp.service", "Result", "ExecMainStatus")
+    finally:
+        api.stop()
+
+
 def main():
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "crisp-test-run", "/run"],
                    check=True)
@@ -271,6 +310,8 @@ def main():
         result["stopped"] = manager.show("crisp.service", "ActiveState", "Result",
                                          "ExecMainStatus", "ExecMainCode")
         result["runtime_dir_left"] = os.path.exists(os.path.dirname(listen))
+
+        podspec_phase(manager, listen, containerd, result)
     finally:
         result["crisp_log"] = crisp_log()
         manager.stop()
