@@ -484,19 +484,27 @@ int crisp_seccomp_profile_check_buffer(const char *name, const char *data, size_
         /* json-c takes an int length. */
         if (len > INT32_MAX)
                 return refuse(&ck, err, "larger than 2 GiB");
-        /* What json_object_from_file did before: one value, the default
-         * depth, nothing checked after it. */
+        /* One JSON value, and nothing but white space after it: the runtimes
+         * read the file with Go's json.Unmarshal, which refuses anything
+         * else after the value ("invalid character after top-level value"). */
         struct json_tokener *tok = json_tokener_new();
         if (tok == NULL)
                 return crisp_error_set(err, ENOMEM, "seccomp profile %s: out of memory", name);
         __attribute__((cleanup(json_putp))) json_object *root =
             json_tokener_parse_ex(tok, data, (int)len);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
+        size_t end = json_tokener_get_parse_end(tok);
         json_tokener_free(tok);
         if (root == NULL)
                 return refuse(&ck, err, "not valid JSON: %s",
                               jerr == json_tokener_continue ? "it ends before the JSON value does"
                                                             : json_tokener_error_desc(jerr));
+        for (size_t i = end; i < len; i++)
+                if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r')
+                        return refuse(&ck, err,
+                                      "not valid JSON: something follows the JSON value at "
+                                      "byte %zu",
+                                      i);
         if (!json_object_is_type(root, json_type_object))
                 return refuse(&ck, err, "the top level must be a JSON object");
 

@@ -149,6 +149,9 @@ static void malformed_json_is_refused(void **state)
 {
         (void)state;
         assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [", "not valid JSON");
+        /* Go's json.Unmarshal (containerd, CRI-O) refuses anything after the value. */
+        assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\"} x", "something follows");
+        assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\"}{}", "something follows");
 }
 
 static void empty_file_is_refused(void **state)
