@@ -16,6 +16,7 @@
 # Environment:
 #   CRISP_FUZZ_JOBS=N        N fuzzing processes per target (libFuzzer -fork=N);
 #                            default 1
+#   CRISP_FUZZ_ONLY="T1 T2"   only these targets (names as in tests/fuzz)
 #   CRISP_FUZZ_TOLERATE=...  passed to the targets: known differences to
 #                            tolerate until fixed (see tests/fuzz/fuzz_rewrite.c)
 set -euo pipefail
@@ -58,6 +59,9 @@ n_targets=0
 failed=()
 while IFS=$'\t' read -r name bin seeds dict; do
 	[ -n "$name" ] || continue
+	if [ -n "${CRISP_FUZZ_ONLY:-}" ] && [[ " $CRISP_FUZZ_ONLY " != *" $name "* ]]; then
+		continue
+	fi
 	n_targets=$((n_targets + 1))
 	corpus=$out/corpus/$name
 	artifacts=$out/artifacts/$name
