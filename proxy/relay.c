@@ -627,6 +627,9 @@ static void on_spec_answered(struct crisp_tag *tag, bool ok)
         c->parked = NULL;
         if (c->down_cancelled || c->status_sent) {
                 /* The client went away while the pod was looked up. */
+                log_info("pod-spec: the client went away while its pod was looked up "
+                         "method=%s uid=%s; not forwarded",
+                         c->method_path, c->spec_query_uid);
                 grpc_byte_buffer_destroy(msg);
                 reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
         } else {

@@ -10,9 +10,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import grpc  # noqa: E402
+
 import certs  # noqa: E402
 import fake_apiserver as fa  # noqa: E402
-from podspeclib import (DECIDED, NODE, RUNTIME_DEFAULT, UNCONFINED,  # noqa: E402
+from podspeclib import (CREATE, DECIDED, NODE, RUNTIME_DEFAULT, UNCONFINED,  # noqa: E402
                         PodSpecTestCase)
 
 
@@ -96,6 +98,24 @@ class WatchEvents(PodSpecTestCase):
         self.assertFalse(t.is_alive())
         self.assertEqual(result.get("got"), UNCONFINED)
         self.assertEqual(self.metric("crisp_podspec_lookups_total", result="spec"), 1)
+
+    def test_a_client_that_gives_up_while_its_pod_is_awaited(self):
+        self.wait_synced()
+        pb = self.api_pb
+        req = pb.CreateContainerRequest()
+        req.config.metadata.name = b"app"
+        req.config.linux.security_context.seccomp.profile_type = UNCONFINED
+        req.sandbox_config.metadata.uid = b"u-never"
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.unary(CREATE)(req.SerializeToString(), timeout=0.5)
+        self.assertCode(caught.exception, grpc.StatusCode.DEADLINE_EXCEEDED)
+        # The lookup ends (the 5 s wait runs out); the call is dropped, not forwarded.
+        self.crisp.wait_for_log("the client went away while its pod was looked up")
+        self.assertEqual(self.fake.calls(CREATE), [])
+        # crisp goes on serving.
+        self.api.add_pod(fa.pod("ok", uid="u-ok", seccomp="Unconfined", containers=[("app", None)]))
+        self.wait_metric(1, "crisp_podspec_cache_pods")
+        self.assertEqual(self.create("u-ok"), UNCONFINED)
 
     def test_bookmarks_move_the_resource_version(self):
         self.wait_synced()
