@@ -19,7 +19,7 @@
 #                  here; BUILD_DIR defaults to ./build). Not an ASan build:
 #                  valgrind and AddressSanitizer cannot run together.
 #   --groups LIST  test groups (folders under tests/) to run; default
-#                  "grpc replay record operate faults e2e" (e2e needs root and a
+#                  "grpc replay record operate faults podspec e2e" (e2e needs root and a
 #                  containerd, as in hack/test.sh)
 #   --long         also run the tests labelled "long" (2,000 calls in flight,
 #                  10,000 connections): under valgrind they take tens of minutes
@@ -32,7 +32,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
 CRISP=""
-GROUPS_TO_RUN="grpc replay record operate faults e2e"
+GROUPS_TO_RUN="grpc replay record operate faults podspec e2e"
 LONG=0
 OUT=""
 while [ $# -gt 0 ]; do
