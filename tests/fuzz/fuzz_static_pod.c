@@ -28,8 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(cond, ...)                                                                           \
         do {                                                                                       \
                 if (!(cond)) {                                                                     \
-                        fprintf(stderr, "fuzz_static_pod: invariant violated at %s:%d: ",         \
-                                __FILE__, __LINE__);                                               \
+                        fprintf(stderr,                                                            \
+                                "fuzz_static_pod: invariant violated at %s:%d: ", __FILE__,        \
+                                __LINE__);                                                         \
                         fprintf(stderr, __VA_ARGS__);                                              \
                         fputc('\n', stderr);                                                       \
                         __builtin_trap();                                                          \
