@@ -7,7 +7,7 @@
  *
  * Invariants, besides ASan/LSan/UBSan:
  *  1. Refused: a negative errno with a message naming the file.
- *  2. Read: the server is https:// without a trailing '/'; credentials are a
+ *  2. Read: the server is https:// (any case) without a trailing '/'; credentials are a
  *     certificate with its key (each a file or data, not both) or a token
  *     (inline or a file); every file path is absolute; data is non-empty.
  *  3. Released without a leak, refused or not. */
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -65,7 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       "the message does not name the file: %s", err->msg);
         } else {
                 CHECK(r == 0 && err == NULL, "return %d", r);
-                CHECK(kc.server && strncmp(kc.server, "https://", 8) == 0, "server %s",
+                /* The scheme is case-insensitive (RFC 3986; Go's url.Parse and curl
+                 * agree): "HTTPS://" is https. */
+                CHECK(kc.server && strncasecmp(kc.server, "https://", 8) == 0, "server %s",
                       kc.server ? kc.server : "(null)");
                 size_t n = strlen(kc.server);
                 CHECK(kc.server[n - 1] != '/', "server ends in '/': %s", kc.server);
