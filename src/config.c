@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "cleanup.h"
+#include "yaml_nodes.h"
 
 /* One YAML document, walked with the line of every node at hand for errors. */
 struct reader {
@@ -19,35 +20,11 @@ struct reader {
         const yaml_node_t *dp_node;
 };
 
-static void yaml_document_freep(yaml_document_t **d)
-{
-        if (*d)
-                yaml_document_delete(*d);
-}
-
-static unsigned long line_of(const yaml_node_t *n)
-{
-        return (unsigned long)n->start_mark.line + 1;
-}
-
-static const char *type_name(const yaml_node_t *n)
-{
-        switch (n->type) {
-        case YAML_SCALAR_NODE:
-                return "a scalar";
-        case YAML_SEQUENCE_NODE:
-                return "a list";
-        case YAML_MAPPING_NODE:
-                return "a mapping";
-        default:
-                return "nothing";
-        }
-}
-
 static int fail(struct reader *rd, const yaml_node_t *n, const char *key, crisp_error **err,
                 const char *what)
 {
-        return crisp_error_set(err, EINVAL, "%s:%lu: %s: %s", rd->file, line_of(n), key, what);
+        return crisp_error_set(err, EINVAL, "%s:%lu: %s: %s", rd->file, crisp_yaml_line(n), key,
+                               what);
 }
 
 /* The node's text, when it is a scalar; else an error naming the key. */
@@ -56,7 +33,7 @@ static int scalar(struct reader *rd, const yaml_node_t *n, const char *key, cons
 {
         if (n->type != YAML_SCALAR_NODE) {
                 char what[96];
-                snprintf(what, sizeof(what), "expected a value, found %s", type_name(n));
+                snprintf(what, sizeof(what), "expected a value, found %s", crisp_yaml_type_name(n));
                 return fail(rd, n, key, err, what);
         }
         const char *s = (const char *)n->data.scalar.value;
@@ -81,7 +58,7 @@ static int get_long(struct reader *rd, const yaml_node_t *n, const char *key, in
         if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
                 return crisp_error_set(
                     err, EINVAL, "%s:%lu: %s: '%s' is not a%s number from %ld to %ld", rd->file,
-                    line_of(n), key, s, base == 8 ? "n octal" : "", min, max);
+                    crisp_yaml_line(n), key, s, base == 8 ? "n octal" : "", min, max);
         *out = v;
         return 0;
 }
@@ -99,7 +76,7 @@ static int get_bool(struct reader *rd, const yaml_node_t *n, const char *key, bo
                 *out = false;
         else
                 return crisp_error_set(err, EINVAL, "%s:%lu: %s: '%s' is not true or false",
-                                       rd->file, line_of(n), key, s);
+                                       rd->file, crisp_yaml_line(n), key, s);
         return 0;
 }
 
@@ -112,8 +89,8 @@ static int get_socket_path(struct reader *rd, const yaml_node_t *n, const char *
                 return r;
         _cleanup_error_ crisp_error *inner = NULL;
         if (crisp_endpoint_to_path(s, dst, size, &inner) < 0)
-                return crisp_error_set(err, EINVAL, "%s:%lu: %s: %s", rd->file, line_of(n), key,
-                                       inner->msg);
+                return crisp_error_set(err, EINVAL, "%s:%lu: %s: %s", rd->file, crisp_yaml_line(n),
+                                       key, inner->msg);
         return 0;
 }
 
@@ -123,7 +100,7 @@ static int get_strings(struct reader *rd, const yaml_node_t *n, const char *key,
 {
         if (n->type != YAML_SEQUENCE_NODE) {
                 char what[96];
-                snprintf(what, sizeof(what), "expected a list, found %s", type_name(n));
+                snprintf(what, sizeof(what), "expected a list, found %s", crisp_yaml_type_name(n));
                 return fail(rd, n, key, err, what);
         }
         size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -159,7 +136,8 @@ static int each_pair(struct reader *rd, const yaml_node_t *map, const char *wher
 {
         if (map->type != YAML_MAPPING_NODE) {
                 char what[96];
-                snprintf(what, sizeof(what), "expected a mapping, found %s", type_name(map));
+                snprintf(what, sizeof(what), "expected a mapping, found %s",
+                         crisp_yaml_type_name(map));
                 return fail(rd, map, where, err, what);
         }
         for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
@@ -176,7 +154,7 @@ static int each_pair(struct reader *rd, const yaml_node_t *map, const char *wher
                             strcmp((const char *)prev->data.scalar.value, key) == 0)
                                 return crisp_error_set(
                                     err, EINVAL, "%s:%lu: %s: given twice (first on line %lu)",
-                                    rd->file, line_of(k), key, line_of(prev));
+                                    rd->file, crisp_yaml_line(k), key, crisp_yaml_line(prev));
                 }
                 r = on_key(rd, key, k, v, err);
                 if (r < 0)
@@ -189,7 +167,8 @@ static int unknown(struct reader *rd, const yaml_node_t *k, const char *where, c
                    const char *allowed, crisp_error **err)
 {
         return crisp_error_set(err, EINVAL, "%s:%lu: %s%s%s: unknown key; allowed here: %s",
-                               rd->file, line_of(k), where, where[0] ? "." : "", key, allowed);
+                               rd->file, crisp_yaml_line(k), where, where[0] ? "." : "", key,
+                               allowed);
 }
 
 /* ---- sections ---------------------------------------------------------------- */
@@ -225,7 +204,7 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                 if (crisp_mode_parse(s, &o->policy.mode) < 0)
                         return crisp_error_set(err, EINVAL,
                                                "%s:%lu: mode: '%s' is not enforce, audit or off",
-                                               rd->file, line_of(v), s);
+                                               rd->file, crisp_yaml_line(v), s);
                 return 0;
         }
         if (strcmp(key, "ambiguousUnconfined") == 0) {
@@ -235,7 +214,7 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                         return crisp_error_set(err, EINVAL,
                                                "%s:%lu: ambiguousUnconfined: '%s' is not "
                                                "runtime-default or keep",
-                                               rd->file, line_of(v), s);
+                                               rd->file, crisp_yaml_line(v), s);
                 return 0;
         }
         if (strcmp(key, "maxMessageSize") == 0) {
@@ -313,7 +292,7 @@ static int on_default_profile(struct reader *rd, const char *key, yaml_node_t *k
                         return crisp_error_set(err, EINVAL,
                                                "%s:%lu: defaultProfile.type: '%s' is not "
                                                "RuntimeDefault or Localhost",
-                                               rd->file, line_of(v), s);
+                                               rd->file, crisp_yaml_line(v), s);
                 rd->dp_type = s; /* the document outlives the walk */
                 return 0;
         }
@@ -324,7 +303,7 @@ static int on_default_profile(struct reader *rd, const char *key, yaml_node_t *k
                         return crisp_error_set(err, EINVAL,
                                                "%s:%lu: defaultProfile.path: '%s' is not an "
                                                "absolute path (the runtime reads it as one)",
-                                               rd->file, line_of(v), s);
+                                               rd->file, crisp_yaml_line(v), s);
                 free(p->default_profile_path);
                 if ((p->default_profile_path = strdup(s)) == NULL)
                         return crisp_error_set(err, ENOMEM, "%s: out of memory", rd->file);
@@ -383,7 +362,7 @@ static int on_log(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                 if (crisp_log_parse_format(s, &rd->opts->log_format) < 0)
                         return crisp_error_set(err, EINVAL,
                                                "%s:%lu: log.format: '%s' is not text or json",
-                                               rd->file, line_of(v), s);
+                                               rd->file, crisp_yaml_line(v), s);
                 return 0;
         }
         if (strcmp(key, "level") == 0) {
@@ -393,7 +372,7 @@ static int on_log(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                         return crisp_error_set(err, EINVAL,
                                                "%s:%lu: log.level: '%s' is not error, warn, info "
                                                "or debug",
-                                               rd->file, line_of(v), s);
+                                               rd->file, crisp_yaml_line(v), s);
                 return 0;
         }
         return unknown(rd, k, "log", key, "format, level", err);
@@ -411,7 +390,7 @@ static int on_metrics(struct reader *rd, const char *key, yaml_node_t *k, yaml_n
         _cleanup_error_ crisp_error *inner = NULL;
         if (s[0] != '\0' && crisp_metrics_address_check(s, &inner) < 0) /* "": off */
                 return crisp_error_set(err, EINVAL, "%s:%lu: metrics.listen: %s", rd->file,
-                                       line_of(v), inner->msg);
+                                       crisp_yaml_line(v), inner->msg);
         snprintf(rd->opts->metrics_listen, sizeof(rd->opts->metrics_listen), "%s", s);
         return 0;
 }
@@ -463,7 +442,7 @@ static int on_pod_spec(struct reader *rd, const char *key, yaml_node_t *k, yaml_
         long n = 0;
         int r;
         char where[160];
-        snprintf(where, sizeof(where), "%s:%lu: podSpec.%s", rd->file, line_of(v), key);
+        snprintf(where, sizeof(where), "%s:%lu: podSpec.%s", rd->file, crisp_yaml_line(v), key);
         if (strcmp(key, "kubeconfig") == 0) {
                 if ((r = scalar(rd, v, "podSpec.kubeconfig", &s, err)) < 0)
                         return r;
@@ -513,7 +492,7 @@ static int load(yaml_parser_t *parser, const char *name, struct crisp_options *o
                 crisp_error **err)
 {
         yaml_document_t document;
-        __attribute__((cleanup(yaml_document_freep))) yaml_document_t *doc = NULL;
+        _cleanup_yaml_document_ yaml_document_t *doc = NULL;
         int ok = yaml_parser_load(parser, &document);
         if (!ok) {
                 int r = crisp_error_set(err, EINVAL, "%s:%lu: not valid YAML: %s", name,

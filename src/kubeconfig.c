@@ -11,6 +11,7 @@
 
 #include "base64.h"
 #include "cleanup.h"
+#include "yaml_nodes.h"
 
 /* Only what the current context selects is read and checked, as kubectl
  * does: an unused user with an exec plugin is no reason to refuse the file.
@@ -24,38 +25,6 @@ struct reader {
         yaml_document_t *doc;
 };
 
-static void yaml_document_freep(yaml_document_t **d)
-{
-        if (*d)
-                yaml_document_delete(*d);
-}
-
-static const char *type_name(const yaml_node_t *n)
-{
-        switch (n->type) {
-        case YAML_SCALAR_NODE:
-                return "a scalar";
-        case YAML_SEQUENCE_NODE:
-                return "a list";
-        case YAML_MAPPING_NODE:
-                return "a mapping";
-        default:
-                return "nothing";
-        }
-}
-
-/* `key:`, `key: ~` and `key: null` are absent, as in kubectl (Go's YAML). */
-static bool is_null(const yaml_node_t *n)
-{
-        if (n == NULL)
-                return true;
-        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-                return false;
-        const char *s = (const char *)n->data.scalar.value;
-        return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-               strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
 /* The value of `key` in `map` (NULL when absent or null; a NULL `map` is an
  * empty one). A key given twice is refused: Go's JSON takes the last, its
  * YAML refuses, so the file means different things to different readers. */
@@ -63,25 +32,15 @@ static int get(struct reader *rd, const yaml_node_t *map, const char *where, con
                yaml_node_t **out, crisp_error **err)
 {
         *out = NULL;
-        if (is_null(map))
+        if (crisp_yaml_is_null(map))
                 return 0;
         if (map->type != YAML_MAPPING_NODE)
                 return crisp_error_set(err, EINVAL, "%s: %s: expected a mapping, found %s",
-                                       rd->file, where, type_name(map));
-        bool seen = false;
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-             p++) {
-                yaml_node_t *k = yaml_document_get_node(rd->doc, p->key);
-                if (k->type != YAML_SCALAR_NODE ||
-                    strcmp((const char *)k->data.scalar.value, key) != 0)
-                        continue;
-                if (seen)
-                        return crisp_error_set(err, EINVAL, "%s: %s: %s is given twice", rd->file,
-                                               where, key);
-                seen = true;
-                yaml_node_t *v = yaml_document_get_node(rd->doc, p->value);
-                *out = is_null(v) ? NULL : v;
-        }
+                                       rd->file, where, crisp_yaml_type_name(map));
+        const yaml_node_t *twice;
+        if (!crisp_yaml_mapping_get(rd->doc, map, key, out, &twice))
+                return crisp_error_set(err, EINVAL, "%s: %s: %s is given twice", rd->file, where,
+                                       key);
         return 0;
 }
 
@@ -97,7 +56,7 @@ static int get_str(struct reader *rd, const yaml_node_t *map, const char *where,
                 return r;
         if (v->type != YAML_SCALAR_NODE)
                 return crisp_error_set(err, EINVAL, "%s: %s: %s: expected a string, found %s",
-                                       rd->file, where, key, type_name(v));
+                                       rd->file, where, key, crisp_yaml_type_name(v));
         const char *s = (const char *)v->data.scalar.value;
         *out = s[0] ? s : NULL;
         return 0;
@@ -130,7 +89,7 @@ static int find_named(struct reader *rd, const yaml_node_t *root, const char *li
                 return r;
         if (seq != NULL && seq->type != YAML_SEQUENCE_NODE)
                 return crisp_error_set(err, EINVAL, "%s: %s: expected a list, found %s", rd->file,
-                                       list, type_name(seq));
+                                       list, crisp_yaml_type_name(seq));
         bool found = false;
         for (yaml_node_item_t *i = seq ? seq->data.sequence.items.start : NULL;
              seq && i < seq->data.sequence.items.top; i++) {
@@ -350,7 +309,7 @@ int crisp_kubeconfig_load(const char *path, struct crisp_kubeconfig *out, crisp_
                 return crisp_error_set(err, ENOMEM, "%s: out of memory", path);
         yaml_parser_set_input_file(&parser, f);
         yaml_document_t document;
-        __attribute__((cleanup(yaml_document_freep))) yaml_document_t *doc = NULL;
+        _cleanup_yaml_document_ yaml_document_t *doc = NULL;
         if (!yaml_parser_load(&parser, &document)) {
                 int r = crisp_error_set(err, EINVAL, "%s:%lu: not valid YAML or JSON: %s", path,
                                         (unsigned long)parser.problem_mark.line + 1,

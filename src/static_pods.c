@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "yaml_nodes.h"
 
 /* A manifest is a few KiB; the bound keeps a stray big file in the folder
  * from costing crisp its memory. */
@@ -25,43 +26,6 @@ struct reader {
         yaml_document_t *doc;
 };
 
-static void yaml_document_freep(yaml_document_t **d)
-{
-        if (*d)
-                yaml_document_delete(*d);
-}
-
-static unsigned long line_of(const yaml_node_t *n)
-{
-        return (unsigned long)n->start_mark.line + 1;
-}
-
-static const char *type_name(const yaml_node_t *n)
-{
-        switch (n->type) {
-        case YAML_SCALAR_NODE:
-                return "a scalar";
-        case YAML_SEQUENCE_NODE:
-                return "a list";
-        case YAML_MAPPING_NODE:
-                return "a mapping";
-        default:
-                return "nothing";
-        }
-}
-
-/* `key:`, `key: ~` and `key: null` are absent, as for the kubelet. */
-static bool is_null(const yaml_node_t *n)
-{
-        if (n == NULL)
-                return true;
-        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-                return false;
-        const char *s = (const char *)n->data.scalar.value;
-        return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-               strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
 /* The value of `key` in the mapping `map` (NULL when absent or null; a NULL
  * `map` is an empty one). A key given twice is refused: what it means
  * depends on the reader, and this settles a pod's seccomp. */
@@ -69,25 +33,16 @@ static int get(struct reader *rd, const yaml_node_t *map, const char *where, con
                yaml_node_t **out, crisp_error **err)
 {
         *out = NULL;
-        if (is_null(map))
+        if (crisp_yaml_is_null(map))
                 return 0;
         if (map->type != YAML_MAPPING_NODE)
                 return crisp_error_set(err, EINVAL, "%s:%lu: %s: expected a mapping, found %s",
-                                       rd->origin, line_of(map), where, type_name(map));
-        bool seen = false;
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-             p++) {
-                yaml_node_t *k = yaml_document_get_node(rd->doc, p->key);
-                if (k->type != YAML_SCALAR_NODE ||
-                    strcmp((const char *)k->data.scalar.value, key) != 0)
-                        continue;
-                if (seen)
-                        return crisp_error_set(err, EINVAL, "%s:%lu: %s.%s: given twice",
-                                               rd->origin, line_of(k), where, key);
-                seen = true;
-                yaml_node_t *v = yaml_document_get_node(rd->doc, p->value);
-                *out = is_null(v) ? NULL : v;
-        }
+                                       rd->origin, crisp_yaml_line(map), where,
+                                       crisp_yaml_type_name(map));
+        const yaml_node_t *twice;
+        if (!crisp_yaml_mapping_get(rd->doc, map, key, out, &twice))
+                return crisp_error_set(err, EINVAL, "%s:%lu: %s.%s: given twice", rd->origin,
+                                       crisp_yaml_line(twice), where, key);
         return 0;
 }
 
@@ -102,7 +57,8 @@ static int get_str(struct reader *rd, const yaml_node_t *map, const char *where,
                 return r;
         if (v->type != YAML_SCALAR_NODE)
                 return crisp_error_set(err, EINVAL, "%s:%lu: %s.%s: expected a string, found %s",
-                                       rd->origin, line_of(v), where, key, type_name(v));
+                                       rd->origin, crisp_yaml_line(v), where, key,
+                                       crisp_yaml_type_name(v));
         const char *s = (const char *)v->data.scalar.value;
         *out = s[0] ? s : NULL;
         return 0;
@@ -138,7 +94,8 @@ static int add_containers(struct reader *rd, const yaml_node_t *spec, const char
                 return r;
         if (seq->type != YAML_SEQUENCE_NODE)
                 return crisp_error_set(err, EINVAL, "%s:%lu: spec.%s: expected a list, found %s",
-                                       rd->origin, line_of(seq), key, type_name(seq));
+                                       rd->origin, crisp_yaml_line(seq), key,
+                                       crisp_yaml_type_name(seq));
         size_t count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
         if (count == 0)
                 return 0;
@@ -157,13 +114,13 @@ static int add_containers(struct reader *rd, const yaml_node_t *spec, const char
                         return r;
                 if (name == NULL)
                         return crisp_error_set(err, EINVAL, "%s:%lu: %s: no name", rd->origin,
-                                               line_of(item), where);
+                                               crisp_yaml_line(item), where);
                 /* The API server (and the kubelet's validation) keeps names
                  * unique across all three lists; lookups rely on it. */
                 if (crisp_pod_spec_container(pod, name, strlen(name)) != NULL)
                         return crisp_error_set(err, EINVAL,
                                                "%s:%lu: %s: container name '%s' is used twice",
-                                               rd->origin, line_of(item), where, name);
+                                               rd->origin, crisp_yaml_line(item), where, name);
                 struct crisp_container_spec *c = &pod->containers[pod->n_containers];
                 memset(c, 0, sizeof(*c));
                 c->kind = kind;
@@ -183,7 +140,8 @@ static int read_pod(struct reader *rd, const yaml_node_t *root, const char *node
                 return crisp_error_set(err, EINVAL, "%s: empty; expected a Pod", rd->origin);
         if (root->type != YAML_MAPPING_NODE)
                 return crisp_error_set(err, EINVAL, "%s:%lu: expected a Pod (a mapping), found %s",
-                                       rd->origin, line_of(root), type_name(root));
+                                       rd->origin, crisp_yaml_line(root),
+                                       crisp_yaml_type_name(root));
         const char *kind, *api_version, *name, *ns;
         int r;
         if ((r = get_str(rd, root, "the manifest", "kind", &kind, err)) < 0 ||
@@ -261,7 +219,7 @@ int crisp_static_pod_parse(const char *data, size_t len, const char *origin, con
                 return crisp_error_set(err, ENOMEM, "%s: out of memory", origin);
         yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
         yaml_document_t document;
-        __attribute__((cleanup(yaml_document_freep))) yaml_document_t *doc = NULL;
+        _cleanup_yaml_document_ yaml_document_t *doc = NULL;
         if (!yaml_parser_load(&parser, &document)) {
                 int r = crisp_error_set(err, EINVAL, "%s:%lu: not valid YAML or JSON: %s", origin,
                                         (unsigned long)parser.problem_mark.line + 1,
