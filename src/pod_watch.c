@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics_podspec.h"
 #include "pod_spec_json.h"
+#include "monotonic.h"
 
 #define DEFAULT_PAGE_SIZE      500
 #define DEFAULT_MAX_BACKOFF_MS 30000
@@ -595,14 +596,7 @@ static enum watch_end watch_pods(struct crisp_pod_watch *w, const struct crisp_k
 /* Waits `ms` (or until stopped); true when stopped. */
 static bool pause_ms(struct crisp_pod_watch *w, long ms)
 {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += ms / 1000;
-        until.tv_nsec += (ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = crisp_monotonic_after_ms(ms);
         pthread_mutex_lock(&w->mu);
         while (!w->stopping) {
                 if (pthread_cond_timedwait(&w->cond, &w->mu, &until) == ETIMEDOUT)
@@ -730,11 +724,7 @@ int crisp_pod_watch_start(const struct crisp_pod_watch_options *opts, struct cri
         w->cache = cache;
         w->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
         pthread_mutex_init(&w->mu, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&w->cond, &attr);
-        pthread_condattr_destroy(&attr);
+        crisp_cond_init_monotonic(&w->cond);
         if (!w->kubeconfig || !w->node_name || !w->node_escaped) {
                 crisp_pod_watch_stop(w);
                 return crisp_error_set(err, ENOMEM, "pod-spec: out of memory");

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "record_identity.h"
+#include "monotonic.h"
 
 /* At most one "dropped" or "cannot write" warning per this many seconds: a
  * full disk must not turn into a flood of log lines. */
@@ -179,9 +180,7 @@ static void *writer_main(void *arg)
         for (;;) {
                 if (r->head == NULL && !r->closing) {
                         /* Wake now and then to report drops even when idle. */
-                        struct timespec until;
-                        clock_gettime(CLOCK_MONOTONIC, &until);
-                        until.tv_sec += 1;
+                        struct timespec until = crisp_monotonic_after_ms(1000);
                         pthread_cond_timedwait(&r->wake, &r->mu, &until);
                 }
                 struct crisp_call_record *batch = r->head;
@@ -231,11 +230,7 @@ int crisp_recorder_open(const struct crisp_recorder_options *opts, struct crisp_
         atomic_store(&r->size, size);
         atomic_store(&r->accepting, true);
 
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&r->wake, &attr);
-        pthread_condattr_destroy(&attr);
+        crisp_cond_init_monotonic(&r->wake);
         pthread_mutex_init(&r->mu, NULL);
 
         int e = pthread_create(&r->thread, NULL, writer_main, r);

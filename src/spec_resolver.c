@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "static_pods.h"
+#include "monotonic.h"
 
 struct waiter {
         struct waiter *next;
@@ -177,11 +178,7 @@ int crisp_spec_resolver_new(const struct crisp_spec_resolver_options *opts,
         r->cache = crisp_pod_cache_new(cache_changed, r);
         pthread_mutex_init(&r->mu, NULL);
         pthread_mutex_init(&r->static_mu, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&r->cond, &attr);
-        pthread_condattr_destroy(&attr);
+        crisp_cond_init_monotonic(&r->cond);
         if (r->node_name == NULL || r->cache == NULL ||
             (opts->manifests_dir && opts->manifests_dir[0] && r->manifests_dir == NULL)) {
                 crisp_spec_resolver_free(r);
@@ -274,13 +271,7 @@ int crisp_spec_resolver_lookup(struct crisp_spec_resolver *r, const struct crisp
         w->answer = answer;
         w->done = done;
         w->arg = arg;
-        clock_gettime(CLOCK_MONOTONIC, &w->deadline);
-        w->deadline.tv_sec += r->wait_ms / 1000;
-        w->deadline.tv_nsec += (r->wait_ms % 1000) * 1000000L;
-        if (w->deadline.tv_nsec >= 1000000000L) {
-                w->deadline.tv_sec++;
-                w->deadline.tv_nsec -= 1000000000L;
-        }
+        w->deadline = crisp_monotonic_after_ms(r->wait_ms);
         pthread_mutex_lock(&r->mu);
         if (r->stopping) {
                 pthread_mutex_unlock(&r->mu);
