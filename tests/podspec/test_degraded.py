@@ -119,9 +119,6 @@ class PodMissingKeepPolicy(PodSpecTestCase):
 class NotJoinedYet(PodSpecTestCase):
     """The kubelet's kubeconfig appears only when the node joins."""
 
-    def setUp(self):
-        super().setUp()
-
     def add_initial_state(self):
         self.real_kubeconfig = self.kubeconfig
         self.kubeconfig = self.kubeconfig + ".later"
@@ -150,9 +147,6 @@ class EmbeddedCredentials(PodSpecTestCase):
 
 class TokenFile(PodSpecTestCase):
     require_client_cert = False
-
-    def setUp(self):
-        super().setUp()
 
     def add_initial_state(self):
         self.token_file = os.path.join(self.pki_dir, "token")

@@ -37,14 +37,9 @@ class FiveThousandPods(PodSpecTestCase):
         # ASan keeps freed memory in a quarantine (256 MiB by default) to catch
         # use-after-free; the JSON of 5,000 pods would fill it and be counted
         # as the cache's. Without the quarantine the count is crisp's own.
-        from crisp import Crisp
-        env = dict(os.environ)
-        env["ASAN_OPTIONS"] += ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
-        crisp = Crisp(self.runtime_socket, listen=os.path.join(self.dir, "crisp.sock"),
-                      args=self.crisp_args if args is None else args, env=env)
-        crisp.__enter__()
-        self.addCleanup(crisp.__exit__, None, None, None)
-        return crisp
+        return super().start_crisp(args, env={
+            "ASAN_OPTIONS": os.environ["ASAN_OPTIONS"]
+            + ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0"})
 
     def test_cache_memory(self):
         self.wait_synced()
