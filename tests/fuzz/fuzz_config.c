@@ -37,16 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NAME "fuzz.yaml"
 
-#define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "fuzz_config: invariant violated at %s:%d: ", __FILE__,    \
-                                __LINE__);                                                         \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                        __builtin_trap();                                                          \
-                }                                                                                  \
-        } while (0)
+#define FUZZ_TARGET "fuzz_config"
+#include "fuzz_check.h"
 
 /* An upper bound of the line numbers libyaml can give for the input: it
  * breaks lines at \n, \r, NEL (C2 85) and LS/PS (E2 80 A8/A9) in UTF-8, and

@@ -25,17 +25,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr,                                                            \
-                                "fuzz_kubeconfig: invariant violated at %s:%d: ", __FILE__,        \
-                                __LINE__);                                                         \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                        __builtin_trap();                                                          \
-                }                                                                                  \
-        } while (0)
+#define FUZZ_TARGET "fuzz_kubeconfig"
+#include "fuzz_check.h"
 
 static int memfd = -1;
 static char path[64];

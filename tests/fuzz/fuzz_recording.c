@@ -45,16 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define LINE   7u
 #define PREFIX NAME ":7: "
 
-#define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "fuzz_recording: invariant violated at %s:%d: ", __FILE__, \
-                                __LINE__);                                                         \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                        __builtin_trap();                                                          \
-                }                                                                                  \
-        } while (0)
+#define FUZZ_TARGET "fuzz_recording"
+#include "fuzz_check.h"
 
 static void check_error(int r, const crisp_error *err, const struct crisp_call_record *rec)
 {

@@ -49,16 +49,8 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "fuzz_rewrite: invariant violated at %s:%d: ", __FILE__,   \
-                                __LINE__);                                                         \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                        __builtin_trap();                                                          \
-                }                                                                                  \
-        } while (0)
+#define FUZZ_TARGET "fuzz_rewrite"
+#include "fuzz_check.h"
 
 /* ---- where the security contexts are ------------------------------------------- */
 

@@ -41,17 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NAME   "fuzz.json"
 #define PREFIX "seccomp profile " NAME ": "
 
-#define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr,                                                            \
-                                "fuzz_seccomp_profile: invariant violated at %s:%d: ", __FILE__,   \
-                                __LINE__);                                                         \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                        __builtin_trap();                                                          \
-                }                                                                                  \
-        } while (0)
+#define FUZZ_TARGET "fuzz_seccomp_profile"
+#include "fuzz_check.h"
 
 static FILE *devnull;
 

@@ -25,17 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ORIGIN "fuzz-manifest.yaml"
 #define NODE   "node-1"
 
-#define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr,                                                            \
-                                "fuzz_static_pod: invariant violated at %s:%d: ", __FILE__,        \
-                                __LINE__);                                                         \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                        __builtin_trap();                                                          \
-                }                                                                                  \
-        } while (0)
+#define FUZZ_TARGET "fuzz_static_pod"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
