@@ -2,7 +2,6 @@
  * admin.conf (embedded data), relative paths, JSON, and every refusal, each
  * naming the file and the entry. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,23 +17,15 @@
 #include "base64.h"
 #include "cleanup.h"
 #include "kubeconfig.h"
+#include "test_files.h"
 
 static char dir[64];
 static char path[128]; /* dir/kubeconfig */
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)flag;
-        (void)ftw;
-        return remove(p);
-}
-
 static int setup(void **state)
 {
         (void)state;
-        snprintf(dir, sizeof(dir), "/tmp/crisp-test-kubeconfig-XXXXXX");
-        if (mkdtemp(dir) == NULL)
+        if (crisp_test_dir_make(dir, sizeof(dir), "kubeconfig") < 0)
                 return -1;
         snprintf(path, sizeof(path), "%s/kubeconfig", dir);
         return 0;
@@ -43,15 +34,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         (void)state;
-        return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static void write_file(const char *p, const char *text)
-{
-        FILE *f = fopen(p, "w");
-        assert_non_null(f);
-        assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-        assert_int_equal(fclose(f), 0);
+        return crisp_test_dir_remove(dir);
 }
 
 /* A PEM-shaped text stands for a certificate: the reader never parses PEM. */
@@ -114,7 +97,7 @@ static void kubeadm_kubelet_conf(void **state)
                  "    client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n"
                  "    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem\n",
                  ca);
-        write_file(path, text);
+        crisp_test_write_file(path, text);
         struct crisp_kubeconfig kc;
         _cleanup_error_ crisp_error *err = NULL;
         assert_int_equal(crisp_kubeconfig_load(path, &kc, &err), 0);
@@ -179,7 +162,7 @@ static void kubeadm_admin_conf(void **state)
                  "    client-certificate-data: %s\n"
                  "    client-key-data: %s\n",
                  ca, cert, key);
-        write_file(path, text);
+        crisp_test_write_file(path, text);
         struct crisp_kubeconfig kc;
         assert_int_equal(crisp_kubeconfig_load(path, &kc, NULL), 0);
         assert_string_equal(kc.server, "https://cp.example.internal:6443");
@@ -216,7 +199,7 @@ static void relative_paths_start_at_the_files_folder(void **state)
                            "    client-certificate: ../certs/client.crt\n"
                            "    client-key: /abs/client.key\n"
                            "    tokenFile: token\n";
-        write_file(sub_path, text);
+        crisp_test_write_file(sub_path, text);
         struct crisp_kubeconfig kc;
         char want[256];
 
@@ -275,7 +258,7 @@ static void json_kubeconfig(void **state)
                  "  \"current-context\": \"kind-kind\"\n"
                  "}\n",
                  ca);
-        write_file(path, text);
+        crisp_test_write_file(path, text);
         struct crisp_kubeconfig kc;
         _cleanup_error_ crisp_error *err = NULL;
         int r = crisp_kubeconfig_load(path, &kc, &err);
@@ -307,7 +290,7 @@ static void tokens_and_block_base64(void **state)
                            "      aGVsbG8g\n"
                            "      d29ybGQ=\n"
                            "    client-key: /k\n";
-        write_file(path, text);
+        crisp_test_write_file(path, text);
         struct crisp_kubeconfig kc;
         assert_int_equal(crisp_kubeconfig_load(path, &kc, NULL), 0);
         assert_string_equal(kc.server, "https://h");
@@ -342,7 +325,7 @@ static void write_parts(const char *current, const char *context, const char *cl
                  "- name: admin\n"
                  "  user:\n%s\n",
                  current, context, cluster, user);
-        write_file(path, text);
+        crisp_test_write_file(path, text);
 }
 
 #define CURRENT "current-context: ctx"
@@ -453,7 +436,7 @@ static void list_mistakes_are_refused(void **state)
             {"{\"current-context\": \"c\",\n", "not valid YAML or JSON"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                write_file(path, cases[i].text);
+                crisp_test_write_file(path, cases[i].text);
                 struct crisp_kubeconfig kc;
                 _cleanup_error_ crisp_error *err = NULL;
                 int r = crisp_kubeconfig_load(path, &kc, &err);

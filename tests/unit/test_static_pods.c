@@ -3,7 +3,6 @@
  * refused, and the folder: order, skipped files and stale detection. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,38 +19,27 @@
 #include "cleanup.h"
 #include "log.h"
 #include "static_pods.h"
+#include "test_files.h"
 
 static char dir[64];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)flag;
-        (void)ftw;
-        return remove(p);
-}
 
 static int setup(void **state)
 {
         (void)state;
-        snprintf(dir, sizeof(dir), "/tmp/crisp-test-static-pods-XXXXXX");
-        return mkdtemp(dir) == NULL ? -1 : 0;
+        return crisp_test_dir_make(dir, sizeof(dir), "static-pods");
 }
 
 static int teardown(void **state)
 {
         (void)state;
-        return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+        return crisp_test_dir_remove(dir);
 }
 
 static void write_in(const char *name, const char *text)
 {
         char p[256];
         snprintf(p, sizeof(p), "%s/%s", dir, name);
-        FILE *f = fopen(p, "w");
-        assert_non_null(f);
-        assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-        assert_int_equal(fclose(f), 0);
+        crisp_test_write_file(p, text);
 }
 
 static void remove_in(const char *name)
