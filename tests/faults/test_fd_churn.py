@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faultlib import (client_connections, memory_kb, under_valgrind,  # noqa: E402
                       wait_fds_settled, wait_until)
-from crisp import Crisp  # noqa: E402
+from crisp import Crisp, asan_build, really_freeing_env  # noqa: E402
 from fake_runtime import FakeRuntime  # noqa: E402
 from testbed import CLIENT_OPTIONS, short_tempdir  # noqa: E402
 
@@ -40,10 +40,6 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # length 0, type 4, flags 0, stream 0
 
 
-def asan_build():
-    return bool(os.environ.get("ASAN_OPTIONS"))
-
-
 class FdChurn(unittest.TestCase):
 
     def setUp(self):
@@ -52,14 +48,8 @@ class FdChurn(unittest.TestCase):
         runtime_socket = os.path.join(tmp.name, "runtime.sock")
         self.fake = FakeRuntime(runtime_socket).start()
         self.addCleanup(self.fake.stop)
-        env = {}
-        if asan_build():
-            # ASan's quarantine holds freed memory on purpose; the memory
-            # check needs crisp to really free (leaks: LeakSanitizer at exit).
-            env["ASAN_OPTIONS"] = (os.environ["ASAN_OPTIONS"] +
-                                   ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0")
         self.crisp = Crisp(runtime_socket, listen=os.path.join(tmp.name, "crisp.sock"),
-                           args=("--log-level", "info"), env=env)
+                           args=("--log-level", "info"), env=really_freeing_env())
         self.crisp.__enter__()
         self.addCleanup(self.crisp.__exit__, None, None, None)
         self.pid = self.crisp.proc.pid

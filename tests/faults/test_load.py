@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faultlib import (GATE, WAIT_S, CrowdRuntime, memory_kb, under_valgrind,  # noqa: E402
                       wait_fds_settled)
-from crisp import Crisp  # noqa: E402
+from crisp import Crisp, asan_build, really_freeing_env  # noqa: E402
 from testbed import channel, short_tempdir  # noqa: E402
 
 IN_FLIGHT = 2000
@@ -57,11 +57,6 @@ GROWTH_BOUND_KB = 2048
 GROWTH_BOUND_ASAN_KB = 4096
 
 
-def asan_build():
-    # ctest sets ASAN_OPTIONS only for the sanitizer build (tests/CMakeLists.txt).
-    return bool(os.environ.get("ASAN_OPTIONS"))
-
-
 class TestTwoThousandInFlight(unittest.TestCase):
 
     def setUp(self):
@@ -70,14 +65,7 @@ class TestTwoThousandInFlight(unittest.TestCase):
         runtime_socket = os.path.join(tmp.name, "runtime.sock")
         self.runtime = CrowdRuntime(runtime_socket).start()
         self.addCleanup(self.runtime.stop)
-        env = {"MALLOC_ARENA_MAX": "1"}  # see GROWTH_BOUND_KB
-        if asan_build():
-            # ASan keeps freed memory in a quarantine (256 MiB by default) to
-            # catch use-after-free, so RssAnon grows by design while it fills.
-            # For the memory bound only, crisp frees for real here; leaks are
-            # still caught by LeakSanitizer at exit.
-            env["ASAN_OPTIONS"] = (os.environ["ASAN_OPTIONS"] +
-                                   ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0")
+        env = {"MALLOC_ARENA_MAX": "1", **really_freeing_env()}  # see GROWTH_BOUND_KB
         self.crisp = Crisp(runtime_socket, listen=os.path.join(tmp.name, "crisp.sock"),
                            args=("--log-level", "info"), env=env)
         self.crisp.__enter__()

@@ -31,6 +31,24 @@ def crisp_binary():
     return path
 
 
+def asan_build():
+    """True in the sanitizer build: ctest sets ASAN_OPTIONS only there
+    (tests/CMakeLists.txt)."""
+    return bool(os.environ.get("ASAN_OPTIONS"))
+
+
+def really_freeing_env():
+    """Environment (for Crisp(env=...)) of a crisp whose memory a test
+    measures. ASan keeps freed memory in a quarantine (256 MiB by default) to
+    catch use-after-free, so RssAnon grows by design while it fills; here
+    crisp frees for real. Leaks are still caught by LeakSanitizer at exit.
+    Empty outside the sanitizer build."""
+    if not asan_build():
+        return {}
+    return {"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"]
+            + ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0"}
+
+
 def wait_for_socket(path, timeout=READY_TIMEOUT_S):
     """Block until a gRPC connection to unix socket `path` succeeds."""
     channel = grpc.insecure_channel("unix:" + path)

@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fake_apiserver as fa  # noqa: E402
+from crisp import really_freeing_env  # noqa: E402
 from podspeclib import PodSpecTestCase  # noqa: E402
 
 PODS = 5000
@@ -32,14 +33,9 @@ def anon_kib(pid):
 class FiveThousandPods(PodSpecTestCase):
 
     def start_crisp(self, args=None):
-        if not os.environ.get("ASAN_OPTIONS"):  # ctest sets it for the sanitizer build only
-            return super().start_crisp(args)
-        # ASan keeps freed memory in a quarantine (256 MiB by default) to catch
-        # use-after-free; the JSON of 5,000 pods would fill it and be counted
-        # as the cache's. Without the quarantine the count is crisp's own.
-        return super().start_crisp(args, env={
-            "ASAN_OPTIONS": os.environ["ASAN_OPTIONS"]
-            + ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0"})
+        # In the sanitizer build, the JSON of 5,000 pods would fill ASan's
+        # quarantine and be counted as the cache's.
+        return super().start_crisp(args, env=really_freeing_env())
 
     def test_cache_memory(self):
         self.wait_synced()
