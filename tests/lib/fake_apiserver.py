@@ -764,6 +764,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     # -- answers --------------------------------------------------------------
     def _send_body(self, code, body, ctype="application/json", headers=()):
+        # Recorded before the answer leaves: a client that has it must find
+        # it in `requests` (tests read the status right after their call).
+        self.req.status = code
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -773,7 +776,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
-        self.req.status = code
 
     def _send_status(self, code, message=None, reason=None, headers=()):
         body = json.dumps(status(code, message, reason)).encode()
@@ -904,13 +906,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send_body(200, body)
 
     def _start_stream(self):
+        self.req.status = 200  # before the headers leave, as in _send_body
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
         self.wfile.flush()
-        self.req.status = 200
 
     def _stream_one_error(self, st):
         self._start_stream()
