@@ -38,6 +38,28 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* libseccomp 2.5.4 (Debian 12) leaks inside seccomp_rule_add_array when a
+ * rule is added beside an overlapping one on the same syscall (allow
+ * personality if a0==0 && a1==0, then if a1==8, then if a1==0): its rule tree
+ * drops nodes without freeing them, so seccomp_release cannot reach them. A
+ * program using only libseccomp shows it (576 bytes in 6 allocations). crisp
+ * builds such a filter only to validate a Localhost defaultProfile, at start
+ * and on reload: a bounded cost, and not crisp's to fix. Found by this target
+ * on 2026-11-29. Only what that libseccomp call allocates is suppressed; to
+ * see it in the stack, LeakSanitizer needs the slow unwinder (libseccomp has
+ * no frame pointers), which costs this target, alone, about 7x in speed. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+        return "leak:seccomp_rule_add_array\n";
+}
+
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+        return "fast_unwind_on_malloc=0";
+}
+
 #define NAME   "fuzz.json"
 #define PREFIX "seccomp profile " NAME ": "
 
