@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * and on reload: a bounded cost, and not crisp's to fix. Found by this target
  * on 2026-11-29. Only what that libseccomp call allocates is suppressed; to
  * see it in the stack, LeakSanitizer needs the slow unwinder (libseccomp has
- * no frame pointers), which costs this target, alone, about 7x in speed. */
+ * no frame pointers), which costs this target, alone, about ten times in speed. */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
