@@ -36,8 +36,9 @@ struct crisp_spec_answer {
         enum crisp_spec_source source;
         enum crisp_spec_verdict verdict; /* CRISP_SPEC_UNDECIDED with FALLBACK */
         const char *why;                 /* the reason, for the log line */
-        const char *result;              /* for the lookups metric: "spec", "static-manifest", "disagree",
-                                          * "undecided", "not-synced", "timeout", "shutdown" */
+        const char *result;              /* for the lookups metric: "spec", "static-manifest",
+                                          * "disagree", "undecided", "not-synced", "timeout",
+                                          * "shutdown" */
         struct crisp_spec_facts facts;   /* what the spec said (when found) */
 };
 
