@@ -17,6 +17,7 @@ segments the HostIpc specs create, our pods, our CNI bridge.
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -193,6 +194,34 @@ def remove_shm(ids):
 def remove_bridge():
     if os.path.exists("/sys/class/net/" + BRIDGE):
         subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+
+
+def nat_rules():
+    result = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True,
+                            text=True, env=dict(os.environ, PATH=containerd._PATH))
+    return result.stdout.splitlines() if result.returncode == 0 else []
+
+
+def portmap_cleanup():
+    """portmap tears down each pod's own rules, but leaves the chains it
+    creates on first use (CNI-HOSTPORT-*) and the jumps to them in the nat
+    table. Returns a cleanup that removes the CNI rules and chains that were
+    not there when it was made, and nothing else."""
+    before = set(nat_rules())
+
+    def cleanup():
+        new = [r for r in nat_rules() if r not in before and "CNI" in r]
+        iptables = ["iptables", "-w", "-t", "nat"]
+        env = dict(os.environ, PATH=containerd._PATH)
+        for rule in reversed([r for r in new if r.startswith("-A ")]):
+            subprocess.run(iptables + ["-D"] + shlex.split(rule)[1:], capture_output=True,
+                           env=env)
+        for rule in new:
+            if rule.startswith("-N "):
+                chain = rule.split()[1]
+                subprocess.run(iptables + ["-F", chain], capture_output=True, env=env)
+                subprocess.run(iptables + ["-X", chain], capture_output=True, env=env)
+    return cleanup
 
 
 # -- running critest --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class CritestThreeWays(unittest.TestCase):
         cls.ctrd = containerd.PrivateContainerd(
             configure=critestlib.configure(cls.registry.address))
         cls.addClassCleanup(critestlib.remove_bridge)
+        cls.addClassCleanup(critestlib.portmap_cleanup())
         cls.ctrd.start()
         cls.addClassCleanup(cls.ctrd.stop)
         critestlib.check_mapping(cls.crictl, cls.ctrd.socket, cls.registry)

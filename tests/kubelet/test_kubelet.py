@@ -61,6 +61,7 @@ class KubeletThroughCrisp(unittest.TestCase):
         kl.remove_pod_logs()
         cls.ctrd = containerd.PrivateContainerd(configure=critestlib.configure(None))
         cls.addClassCleanup(critestlib.remove_bridge)
+        cls.addClassCleanup(critestlib.portmap_cleanup())
         cls.ctrd.start()
         cls.addClassCleanup(cls.ctrd.stop)
 
