@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-# shellcheck source=hack/clients-lib.sh
+# shellcheck source=hack/clients-lib.sh disable=SC1091 # followed with shellcheck -x
 . hack/clients-lib.sh
 
 if [ -z "${KUBELET:-}" ] && [ -n "${KUBELET_XZ:-}" ]; then

@@ -151,8 +151,7 @@ class KubeletThroughCrisp(unittest.TestCase):
                 return any(c["name"] == "app" and c.get("ready")
                            for c in status.get("status", {}).get("containerStatuses", []))
             kl.wait_until(app_ready, "the readiness probe of nothing/app to pass")
-            self.assertGreater(metric(scrape(metrics), "crisp_calls_total",
-                                      method="ExecSync", code="OK"), 0)
+            self.wait_calls(metrics, "ExecSync")
 
             # The kubelet's own endpoints, through crisp.
             status, body = kubelet.get("/containerLogs/%s/nothing-%s/app"
@@ -161,8 +160,7 @@ class KubeletThroughCrisp(unittest.TestCase):
             self.assertRegex(body, r"Seccomp:\s+2")
             stdout, _ = kubelet.exec("nothing", "app", ["grep", "Seccomp:", "/proc/self/status"])
             self.assertRegex(stdout, r"Seccomp:\s+2")
-            self.assertGreater(metric(scrape(metrics), "crisp_calls_total",
-                                      method="Exec", code="OK"), 0)
+            self.wait_calls(metrics, "Exec")
 
             # The kubelet's stats, from the runtime's stats calls through crisp.
             status, body = kubelet.get("/stats/summary")
@@ -185,8 +183,7 @@ class KubeletThroughCrisp(unittest.TestCase):
             kl.wait_until(lambda: self.sandboxes("nothing") and
                           all(s.state == 1 for s in self.sandboxes("nothing")),
                           "the sandbox of pod nothing to be stopped")
-            self.assertGreater(metric(scrape(metrics), "crisp_calls_total",
-                                      method="StopPodSandbox", code="OK"), 0)
+            self.wait_calls(metrics, "StopPodSandbox")
 
             samples = scrape(metrics)
             failed = {labels: v for (name, labels), v in samples.items()
@@ -199,6 +196,14 @@ class KubeletThroughCrisp(unittest.TestCase):
         with open(os.path.join(self.out, "kubelet.log"), "w") as f:
             f.write(kubelet_log)
         self.replay_check(recording)
+
+    @staticmethod
+    def wait_calls(metrics, method):
+        """crisp counts a call when it releases it, which may be just after
+        the client has its answer: wait (bounded) for the count."""
+        kl.wait_until(lambda: metric(scrape(metrics), "crisp_calls_total", method=method,
+                                     code="OK") > 0,
+                      "crisp to count an OK %s call" % method, timeout=30)
 
     def sandboxes(self, pod_name):
         with cri_client.CriClient(self.ctrd.socket) as cri:
