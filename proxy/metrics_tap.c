@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "metrics.h"
+#include "metrics/metrics.h"
 
 struct tap_call {
         int method;

@@ -11,8 +11,8 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
 #include "server.h"
 
 struct crisp_readiness {

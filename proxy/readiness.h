@@ -6,7 +6,7 @@
 #ifndef CRISP_READINESS_H
 #define CRISP_READINESS_H
 
-#include "error.h"
+#include "base/error.h"
 
 struct crisp_server;
 struct crisp_readiness;

@@ -10,9 +10,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "policy_snapshot.h"
-#include "spec_resolver.h"
-#include "rewrite.h"
+#include "rule/policy_snapshot.h"
+#include "podspec/spec_resolver.h"
+#include "rule/rewrite.h"
 
 /* An observer of every call (the recorder uses it). Callbacks run on queue
  * threads, under the call's lock, so they must be quick and copy what they

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "log.h"
-#include "metrics.h"
-#include "policy_snapshot.h"
-#include "seccomp_profile.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
+#include "rule/policy_snapshot.h"
+#include "config/seccomp_profile.h"
 #include "server.h"
 
 int crisp_check_default_profile(const struct crisp_policy *policy, crisp_error **err)

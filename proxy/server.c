@@ -14,7 +14,7 @@
 
 #include "acceptor.h"
 #include "listen_socket.h"
-#include "log.h"
+#include "base/log.h"
 #include "relay.h"
 #include "tag.h"
 

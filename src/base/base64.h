@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* Length of the encoding of `len` bytes, without a terminating NUL. */
 size_t crisp_base64_encoded_len(size_t len);

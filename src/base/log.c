@@ -1,4 +1,4 @@
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log_json.h"
+#include "base/log_json.h"
 
 static atomic_int current_level = CRISP_LOG_INFO;
 static atomic_int current_format = CRISP_LOG_TEXT;

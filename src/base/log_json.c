@@ -1,4 +1,4 @@
-#include "log_json.h"
+#include "base/log_json.h"
 
 #include <json-c/json.h>
 #include <stdio.h>

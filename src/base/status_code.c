@@ -1,4 +1,4 @@
-#include "status_code.h"
+#include "base/status_code.h"
 
 static const char *const names[CRISP_STATUS_CODE_COUNT] = {
     "OK",

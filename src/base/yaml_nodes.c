@@ -1,4 +1,4 @@
-#include "yaml_nodes.h"
+#include "base/yaml_nodes.h"
 
 #include <string.h>
 

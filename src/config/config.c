@@ -1,4 +1,4 @@
-#include "config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "cleanup.h"
-#include "yaml_nodes.h"
+#include "base/cleanup.h"
+#include "base/yaml_nodes.h"
 
 /* One YAML document, walked with the line of every node at hand for errors. */
 struct reader {

@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "error.h"
-#include "options.h"
+#include "base/error.h"
+#include "config/options.h"
 
 int crisp_config_load(const char *path, struct crisp_options *opts, crisp_error **err);
 

@@ -1,4 +1,4 @@
-#include "options.h"
+#include "config/options.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 
 enum {
         OPT_LISTEN = 256,

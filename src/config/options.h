@@ -7,10 +7,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "log.h"
-#include "policy.h"
-#include "seccomp_default.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "rule/policy.h"
+#include "rule/seccomp_default.h"
 
 #define CRISP_DEFAULT_MAX_MESSAGE_SIZE  (16 * 1024 * 1024) /* the kubelet's CRI client limit */
 #define CRISP_DEFAULT_SOCKET_MODE       0660

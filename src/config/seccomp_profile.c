@@ -1,4 +1,4 @@
-#include "seccomp_profile.h"
+#include "config/seccomp_profile.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 const char *const crisp_profile_action_names[CRISP_PROFILE_N_ACTIONS] = {
     "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",

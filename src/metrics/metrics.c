@@ -1,13 +1,13 @@
-#include "metrics.h"
-#include "metrics_podspec.h"
+#include "metrics/metrics.h"
+#include "podspec/metrics_podspec.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "seccomp_default.h"
-#include "status_code.h"
+#include "rule/seccomp_default.h"
+#include "base/status_code.h"
 
 /* The CRI's methods (runtime.v1 and v1alpha2); anything else is "other". */
 static const char *const methods[] = {

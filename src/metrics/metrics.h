@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 /* The index of a gRPC method path for the `method` label. */
 int crisp_metrics_method_index(const char *path);

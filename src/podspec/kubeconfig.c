@@ -1,4 +1,4 @@
-#include "kubeconfig.h"
+#include "podspec/kubeconfig.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "base64.h"
-#include "cleanup.h"
-#include "yaml_nodes.h"
+#include "base/base64.h"
+#include "base/cleanup.h"
+#include "base/yaml_nodes.h"
 
 /* Only what the current context selects is read and checked, as kubectl
  * does: an unused user with an exec plugin is no reason to refuse the file.

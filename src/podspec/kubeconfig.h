@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 struct crisp_kubeconfig {
         char *server;          /* "https://host:port[/path]", no trailing '/' */

@@ -1,4 +1,4 @@
-#include "metrics_podspec.h"
+#include "podspec/metrics_podspec.h"
 
 #include <stdatomic.h>
 #include <string.h>

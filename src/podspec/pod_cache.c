@@ -1,7 +1,7 @@
 /* A chained hash table keyed by uid, grown by doubling. A node runs at most a
  * few hundred pods; the table is sized for thousands so a test can load
  * 5,000 and measure. */
-#include "pod_cache.h"
+#include "podspec/pod_cache.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "pod_spec.h"
-#include "spec_rule.h"
+#include "podspec/pod_spec.h"
+#include "podspec/spec_rule.h"
 
 struct crisp_pod_cache;
 

@@ -1,4 +1,4 @@
-#include "pod_spec.h"
+#include "podspec/pod_spec.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "pod_spec_json.h"
+#include "podspec/pod_spec_json.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
 
 #include <json-c/json.h>
 
-#include "error.h"
-#include "pod_spec.h"
+#include "base/error.h"
+#include "podspec/pod_spec.h"
 
 /* Fills *out from `pod`. The uid crisp keys on is the one the kubelet puts
  * in the sandbox's metadata: metadata.uid, except for a static pod's mirror

@@ -10,7 +10,7 @@
  * first, so no TLS session and no connection outlives a credential change.
  * The cache is "in sync" only while a watch is connected: a lookup then
  * waits briefly for a missing pod; otherwise it does not wait at all. */
-#include "pod_watch.h"
+#include "podspec/pod_watch.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -22,12 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "kubeconfig.h"
-#include "log.h"
-#include "metrics_podspec.h"
-#include "pod_spec_json.h"
-#include "monotonic.h"
+#include "base/cleanup.h"
+#include "podspec/kubeconfig.h"
+#include "base/log.h"
+#include "podspec/metrics_podspec.h"
+#include "podspec/pod_spec_json.h"
+#include "base/monotonic.h"
 
 #define DEFAULT_PAGE_SIZE      500
 #define DEFAULT_MAX_BACKOFF_MS 30000

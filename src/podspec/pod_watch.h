@@ -8,8 +8,8 @@
 #ifndef CRISP_POD_WATCH_H
 #define CRISP_POD_WATCH_H
 
-#include "error.h"
-#include "pod_cache.h"
+#include "base/error.h"
+#include "podspec/pod_cache.h"
 
 struct crisp_pod_watch_options {
         const char *kubeconfig;

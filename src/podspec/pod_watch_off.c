@@ -1,6 +1,6 @@
 /* The stand-in for pod_watch.c in builds without libcurl (CRISP_PODSPEC=OFF,
  * the static build for kind nodes): --kubeconfig is refused at start. */
-#include "pod_watch.h"
+#include "podspec/pod_watch.h"
 
 #include <errno.h>
 

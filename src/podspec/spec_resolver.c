@@ -1,4 +1,4 @@
-#include "spec_resolver.h"
+#include "podspec/spec_resolver.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
-#include "static_pods.h"
-#include "monotonic.h"
+#include "base/log.h"
+#include "podspec/static_pods.h"
+#include "base/monotonic.h"
 
 struct waiter {
         struct waiter *next;

@@ -15,9 +15,9 @@
 
 #include <stdbool.h>
 
-#include "error.h"
-#include "pod_cache.h"
-#include "spec_rule.h"
+#include "base/error.h"
+#include "podspec/pod_cache.h"
+#include "podspec/spec_rule.h"
 
 struct crisp_spec_query {
         char uid[128];

@@ -9,7 +9,7 @@
  *
  * The kubelet resolves a container's profile as C when set, else S, else
  * (with SeccompDefault) RuntimeDefault; that is what the rows encode. */
-#include "spec_rule.h"
+#include "podspec/spec_rule.h"
 
 #include <stddef.h>
 #include <string.h>

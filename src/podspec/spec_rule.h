@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "pod_spec.h"
+#include "podspec/pod_spec.h"
 
 /* What the spec says about one container. */
 struct crisp_spec_facts {

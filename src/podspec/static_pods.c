@@ -1,4 +1,4 @@
-#include "static_pods.h"
+#include "podspec/static_pods.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "cleanup.h"
-#include "log.h"
-#include "yaml_nodes.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/yaml_nodes.h"
 
 /* A manifest is a few KiB; the bound keeps a stray big file in the folder
  * from costing crisp its memory. */

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "pod_spec.h"
+#include "base/error.h"
+#include "podspec/pod_spec.h"
 
 /* Parses one manifest's bytes (YAML or JSON) into *out, with out->name set to
  * "<metadata.name>-<node_name>", out->uid and out->resource_version "".

@@ -1,4 +1,4 @@
-#include "record.h"
+#include "record/record.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
-#include "redact.h"
+#include "base/base64.h"
+#include "record/redact.h"
 
 /* ---- message lists --------------------------------------------------------- */
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* A list of messages (protobuf bytes), each separately allocated. */
 struct crisp_msg {

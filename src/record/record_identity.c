@@ -1,11 +1,11 @@
-#include "record_identity.h"
+#include "record/record_identity.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cri_view.pb-c.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 /* Sets *dst to a copy of a present, non-empty value unless it is set
  * already. A NUL byte ends the copy: identity is text. */

@@ -5,7 +5,7 @@
 #ifndef CRISP_RECORD_IDENTITY_H
 #define CRISP_RECORD_IDENTITY_H
 
-#include "record.h"
+#include "record/record.h"
 
 /* Fills r->pod_* and r->container where the request carries them and they
  * are not set yet. A request that does not decode is left alone. Returns 0

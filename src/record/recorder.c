@@ -1,4 +1,4 @@
-#include "recorder.h"
+#include "record/recorder.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "record_identity.h"
-#include "monotonic.h"
+#include "base/log.h"
+#include "record/record_identity.h"
+#include "base/monotonic.h"
 
 /* At most one "dropped" or "cannot write" warning per this many seconds: a
  * full disk must not turn into a flood of log lines. */

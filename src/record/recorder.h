@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "record.h"
+#include "base/error.h"
+#include "record/record.h"
 
 struct crisp_recorder;
 

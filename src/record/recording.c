@@ -1,4 +1,4 @@
-#include "recording.h"
+#include "record/recording.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,9 +12,9 @@
 #include <json-c/json_object_iterator.h>
 #include <json-c/json_tokener.h>
 
-#include "base64.h"
-#include "cleanup.h"
-#include "rewrite.h"
+#include "base/base64.h"
+#include "base/cleanup.h"
+#include "rule/rewrite.h"
 
 /* Where a line came from, for every error message: "FILE:LINE: ...". */
 struct place {

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "record.h"
+#include "base/error.h"
+#include "record/record.h"
 
 struct crisp_recording {
         char *path;

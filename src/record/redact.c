@@ -1,11 +1,11 @@
-#include "redact.h"
+#include "record/redact.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cri_redact.pb-c.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 static bool is_exec_sync(const char *method)
 {

@@ -1,4 +1,4 @@
-#include "pod_facts.h"
+#include "rule/pod_facts.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "policy.h"
-#include "rewrite.h"
+#include "base/error.h"
+#include "rule/policy.h"
+#include "rule/rewrite.h"
 
 struct crisp_pod_view {
         struct crisp_pod_facts facts; /* points into the fields below */

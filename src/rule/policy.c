@@ -1,4 +1,4 @@
-#include "policy.h"
+#include "rule/policy.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "seccomp_default.h"
+#include "base/error.h"
+#include "rule/seccomp_default.h"
 
 enum crisp_mode {
         CRISP_MODE_ENFORCE = 0, /* rewrite as the rule says (the default) */

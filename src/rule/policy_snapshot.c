@@ -1,4 +1,4 @@
-#include "policy_snapshot.h"
+#include "rule/policy_snapshot.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -10,9 +10,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "error.h"
-#include "policy.h"
-#include "rewrite.h"
+#include "base/error.h"
+#include "rule/policy.h"
+#include "rule/rewrite.h"
 
 struct crisp_policy_snapshot {
         atomic_long refs;

@@ -1,4 +1,4 @@
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cri.pb-c.h"
-#include "log.h"
-#include "wire_check.h"
+#include "base/log.h"
+#include "rule/wire_check.h"
 
 typedef Crisp__Cri__SecurityProfile SecurityProfile;
 

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "seccomp_default.h"
+#include "base/error.h"
+#include "rule/seccomp_default.h"
 
 enum crisp_method {
         CRISP_METHOD_OTHER = 0, /* relayed as opaque bytes */

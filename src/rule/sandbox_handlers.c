@@ -1,4 +1,4 @@
-#include "sandbox_handlers.h"
+#include "rule/sandbox_handlers.h"
 
 #include <pthread.h>
 #include <stdio.h>

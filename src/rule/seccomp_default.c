@@ -9,7 +9,7 @@
  *   F = SecurityProfile seccomp field: absent, RuntimeDefault, Unconfined,
  *       Localhost
  */
-#include "seccomp_default.h"
+#include "rule/seccomp_default.h"
 
 #include <errno.h>
 #include <stddef.h>

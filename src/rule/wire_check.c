@@ -1,4 +1,4 @@
-#include "wire_check.h"
+#include "rule/wire_check.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* Returns 0 when `data` (a message of type `desc`) is safe to decode and
  * re-encode with protobuf-c, or -EINVAL with *err saying which field of

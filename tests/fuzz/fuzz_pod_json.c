@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pod_spec_json.h"
-#include "spec_rule.h"
+#include "podspec/pod_spec_json.h"
+#include "podspec/spec_rule.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -34,10 +34,10 @@
 
 #include <json-c/json.h>
 
-#include "base64.h"
-#include "record.h"
-#include "recording.h"
-#include "rewrite.h"
+#include "base/base64.h"
+#include "record/record.h"
+#include "record/recording.h"
+#include "rule/rewrite.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

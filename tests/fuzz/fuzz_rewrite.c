@@ -43,7 +43,7 @@
 #include <string.h>
 
 #include "cri.pb-c.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 #include "wire_model.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "seccomp_profile.h"
+#include "config/seccomp_profile.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec_rule.h"
-#include "static_pods.h"
+#include "podspec/spec_rule.h"
+#include "podspec/static_pods.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
-#include "seccomp_profile.h"
+#include "base/error.h"
+#include "config/seccomp_profile.h"
 
 int crisp_check_profile_main(int argc, char **argv)
 {

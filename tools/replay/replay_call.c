@@ -1,5 +1,5 @@
 #include "replay_call.h"
-#include "status_code.h"
+#include "base/status_code.h"
 
 #include <errno.h>
 #include <stdio.h>

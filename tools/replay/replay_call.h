@@ -6,7 +6,7 @@
 
 #include <grpc/grpc.h>
 
-#include "record.h"
+#include "record/record.h"
 
 struct replay_answer {
         struct crisp_msg_list responses;

@@ -9,7 +9,7 @@
 
 #include <grpc/grpc.h>
 
-#include "options.h"
+#include "config/options.h"
 #include "replay_call.h"
 #include "replay_expect.h"
 #include "replay_serve.h"

@@ -6,7 +6,7 @@
 #ifndef CRISP_REPLAY_CHECK_H
 #define CRISP_REPLAY_CHECK_H
 
-#include "recording.h"
+#include "record/recording.h"
 
 /* Prints one line per failure and a summary line to stdout; returns the
  * process exit code (0: every expectation held). */

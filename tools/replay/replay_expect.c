@@ -5,7 +5,7 @@
 
 #include "cri_view.pb-c.h"
 #include "replay_wire.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 typedef Crisp__View__SecurityProfile SecurityProfile;
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "record.h"
+#include "record/record.h"
 
 /* Checks `received` (what the runtime got) against rec->requests and
  * rec->expect. Prints one line per failure to `out`, each starting with

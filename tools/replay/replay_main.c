@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "options.h"
-#include "recording.h"
+#include "base/log.h"
+#include "config/options.h"
+#include "record/recording.h"
 #include "replay_check.h"
 #include "replay_print.h"
 #include "replay_send.h"

@@ -6,8 +6,8 @@
 #include "cri_view.pb-c.h"
 #include "replay_call.h"
 #include "replay_wire.h"
-#include "rewrite.h"
-#include "seccomp_default.h"
+#include "rule/rewrite.h"
+#include "rule/seccomp_default.h"
 
 typedef Crisp__View__SecurityProfile SecurityProfile;
 

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "recording.h"
+#include "record/recording.h"
 
 /* Returns the exit code (0). */
 int replay_print_main(const struct crisp_recording *recording, FILE *out);

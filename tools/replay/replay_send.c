@@ -10,7 +10,7 @@
 
 #include "replay_call.h"
 #include "replay_wire.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 struct id_map {
         struct pb_substitution *subs;

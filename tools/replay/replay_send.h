@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "recording.h"
+#include "record/recording.h"
 
 struct replay_send_options {
         const char *endpoint;

@@ -17,7 +17,7 @@
 #include <grpc/support/time.h>
 
 #include "listen_socket.h"
-#include "log.h"
+#include "base/log.h"
 #include "tag.h"
 
 #define SERVE_MAX_MESSAGE (64 * 1024 * 1024)

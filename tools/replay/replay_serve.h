@@ -7,8 +7,8 @@
 #ifndef CRISP_REPLAY_SERVE_H
 #define CRISP_REPLAY_SERVE_H
 
-#include "error.h"
-#include "record.h"
+#include "base/error.h"
+#include "record/record.h"
 
 struct replay_serve;
 

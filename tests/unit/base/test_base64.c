@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "base64.h"
+#include "base/base64.h"
 
 static const struct {
         const char *plain, *encoded;

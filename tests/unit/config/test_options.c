@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "options.h"
+#include "config/options.h"
 
 #define ARGV(...)             ((char *[]){"crisp", __VA_ARGS__, NULL})
 #define ARGC(...)             ((int)(sizeof((char *[]){"crisp", __VA_ARGS__}) / sizeof(char *)))

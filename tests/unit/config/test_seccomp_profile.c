@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "seccomp_profile.h"
+#include "config/seccomp_profile.h"
 
 static char path[64];
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "metrics.h"
+#include "metrics/metrics.h"
 
 static void method_labels_are_bounded(void **state)
 {

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "base64.h"
-#include "cleanup.h"
-#include "kubeconfig.h"
+#include "base/base64.h"
+#include "base/cleanup.h"
+#include "podspec/kubeconfig.h"
 #include "test_files.h"
 
 static char dir[64];

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "pod_cache.h"
-#include "spec_resolver.h"
+#include "podspec/pod_cache.h"
+#include "podspec/spec_resolver.h"
 
 static struct crisp_pod_spec make_pod(const char *uid, enum crisp_spec_seccomp pod_type,
                                       const char *container, enum crisp_spec_seccomp c_type)

@@ -13,9 +13,9 @@
 #include <json-c/json.h>
 
 #include "cri.pb-c.h"
-#include "pod_spec_json.h"
-#include "rewrite.h"
-#include "spec_rule.h"
+#include "podspec/pod_spec_json.h"
+#include "rule/rewrite.h"
+#include "podspec/spec_rule.h"
 
 enum {
         U = CRISP_SPEC_UNSET,

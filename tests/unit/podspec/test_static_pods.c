@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "cleanup.h"
-#include "log.h"
-#include "static_pods.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "podspec/static_pods.h"
 #include "test_files.h"
 
 static char dir[64];

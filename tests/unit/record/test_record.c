@@ -13,9 +13,9 @@
 #include <cmocka.h>
 
 #include "cri_redact.pb-c.h"
-#include "record.h"
-#include "recording.h"
-#include "redact.h"
+#include "record/record.h"
+#include "record/recording.h"
+#include "record/redact.h"
 
 #define CREATE "/runtime.v1.RuntimeService/CreateContainer"
 #define EXEC   "/runtime.v1alpha2.RuntimeService/ExecSync"

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "recorder.h"
-#include "recording.h"
+#include "record/recorder.h"
+#include "record/recording.h"
 
 struct fixture {
         char dir[64];

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "recording.h"
+#include "record/recording.h"
 
 #define METHOD_CC "/runtime.v1.RuntimeService/CreateContainer"
 

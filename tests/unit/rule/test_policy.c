@@ -13,11 +13,11 @@
 
 #include "cri.pb-c.h"
 #include "cri_policy.pb-c.h"
-#include "log_json.h"
-#include "pod_facts.h"
-#include "policy.h"
-#include "policy_snapshot.h"
-#include "rewrite.h"
+#include "base/log_json.h"
+#include "rule/pod_facts.h"
+#include "rule/policy.h"
+#include "rule/policy_snapshot.h"
+#include "rule/rewrite.h"
 
 static char *ns[] = {"kube-system"};
 static struct crisp_label labels[] = {{"crisp.io/exempt", "true"}};

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "cri.pb-c.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 /* ---- a tiny protobuf writer ------------------------------------------------ */
 

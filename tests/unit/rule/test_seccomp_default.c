@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "seccomp_default.h"
+#include "rule/seccomp_default.h"
 
 #define RD CRISP_AMBIGUOUS_RUNTIME_DEFAULT
 #define KP CRISP_AMBIGUOUS_KEEP
