@@ -1,3 +1,5 @@
+/* The unix socket crisp listens on: created with its mode, a stale one
+ * replaced, a live one never taken over (listen_socket.h). */
 #include "listen_socket.h"
 
 #include <errno.h>

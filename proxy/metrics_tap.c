@@ -1,3 +1,5 @@
+/* The call observer that counts calls, durations and policy decisions into
+ * metrics/metrics.h (metrics_tap.h). */
 #include "metrics_tap.h"
 
 #include <stdlib.h>

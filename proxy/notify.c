@@ -1,3 +1,5 @@
+/* sd_notify(3) spoken directly: READY=1 and STOPPING=1 for systemd's
+ * Type=notify, without libsystemd (notify.h). */
 #include "notify.h"
 
 #include <errno.h>

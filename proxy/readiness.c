@@ -1,3 +1,5 @@
+/* /readyz: a thread that asks the runtime for its Version on a channel of
+ * its own and keeps the answer for the HTTP side (readiness.h). */
 #include "readiness.h"
 
 #include <errno.h>

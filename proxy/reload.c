@@ -1,3 +1,5 @@
+/* Reloading the config on SIGHUP or a file change: parse again, check, and
+ * swap in the new policy snapshot or keep the old one (reload.h). */
 #include "reload.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* crisp's gRPC side: the server on the listening socket, the channel to the
+ * runtime, the completion queue and its threads (server.h). */
 #include "server.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* Standard base64, with a strict decoder: how a recording stores protobuf
+ * bytes in JSON (base64.h). */
 #include "base/base64.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* crisp's one error convention: an int result and an optional crisp_error
+ * that says what failed (error.h). */
 #include "base/error.h"
 
 #include <stdarg.h>

@@ -1,3 +1,5 @@
+/* Logging: one line per event on stderr, text or JSON, each written with a
+ * single write(2) (log.h). */
 #include "base/log.h"
 
 #include <errno.h>

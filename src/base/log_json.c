@@ -1,3 +1,5 @@
+/* log.format json: turns a text log line "message key=value..." into one
+ * JSON object (log_json.h). */
 #include "base/log_json.h"
 
 #include <json-c/json.h>

@@ -1,3 +1,5 @@
+/* gRPC's status codes by name, for logs, metrics and replay, without a gRPC
+ * header (status_code.h). */
 #include "base/status_code.h"
 
 static const char *const names[CRISP_STATUS_CODE_COUNT] = {

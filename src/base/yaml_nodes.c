@@ -1,3 +1,5 @@
+/* Helpers over libyaml's document API shared by the YAML readers: find and
+ * describe nodes (yaml_nodes.h). */
 #include "base/yaml_nodes.h"
 
 #include <string.h>

@@ -1,3 +1,5 @@
+/* The config file (--config FILE): reads the YAML onto the settings, with
+ * errors that name the file, line and key (config.h). */
 #include "config/config.h"
 
 #include <errno.h>

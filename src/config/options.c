@@ -1,3 +1,5 @@
+/* crisp's command line: --config first, then every flag over it, and the
+ * usage text (options.h). */
 #include "config/options.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* Validates a seccomp profile file (OCI/Docker JSON) the way the runtime
+ * will load it, with json-c and libseccomp (seccomp_profile.h). */
 #include "config/seccomp_profile.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* crisp's counters (C11 atomics) and their Prometheus text for /metrics
+ * (metrics.h). */
 #include "metrics/metrics.h"
 #include "podspec/metrics_podspec.h"
 

@@ -1,3 +1,5 @@
+/* Reads a kubeconfig the way kubectl does, for how to reach the API server
+ * (kubeconfig.h). */
 #include "podspec/kubeconfig.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The pod-spec source's own counters, rendered with crisp's metrics
+ * (metrics_podspec.h). */
 #include "podspec/metrics_podspec.h"
 
 #include <stdatomic.h>

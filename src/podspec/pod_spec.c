@@ -1,3 +1,5 @@
+/* What crisp keeps of a pod's spec to settle the ambiguous seccomp case
+ * (pod_spec.h). */
 #include "podspec/pod_spec.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* Reads what the seccomp rule needs from a v1 Pod as the API server sends
+ * it, with json-c (pod_spec_json.h). */
 #include "podspec/pod_spec_json.h"
 
 #include <errno.h>

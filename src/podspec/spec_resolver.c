@@ -1,3 +1,5 @@
+/* Answers "what does the pod spec say about this container?" for the
+ * ambiguous CreateContainer requests (spec_resolver.h). */
 #include "podspec/spec_resolver.h"
 
 #include <errno.h>

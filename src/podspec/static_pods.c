@@ -1,3 +1,5 @@
+/* Static pods: the kubelet's manifests folder, read as the kubelet reads it
+ * (static_pods.h). */
 #include "podspec/static_pods.h"
 
 #include <ctype.h>

@@ -1,3 +1,5 @@
+/* One recorded call in memory, and the JSON line it becomes in a recording
+ * file (record.h). */
 #include "record/record.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* Who a recorded call is about (pod, uid, container), read from its first
+ * request (record_identity.h). */
 #include "record/record_identity.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The recorder: a bounded, asynchronous writer of recording lines on a
+ * thread of its own (recorder.h). */
 #include "record/recorder.h"
 
 #include <errno.h>

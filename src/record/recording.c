@@ -1,3 +1,5 @@
+/* Reads and validates a recording file (one JSON object per line) into
+ * memory (recording.h). */
 #include "record/recording.h"
 
 #include <ctype.h>

@@ -1,3 +1,5 @@
+/* --record-redact: takes secrets (environment values and the like) out of
+ * recorded messages while they stay decodable (redact.h). */
 #include "record/redact.h"
 
 #include <errno.h>

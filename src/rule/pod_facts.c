@@ -1,3 +1,5 @@
+/* Reads what the policy's exemptions match on (namespace, labels, runtime
+ * handler) from a request (pod_facts.h). */
 #include "rule/pod_facts.h"
 
 #include <errno.h>

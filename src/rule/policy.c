@@ -1,3 +1,5 @@
+/* The node's seccomp policy: mode, defaultProfile and exemptions, parsed
+ * and matched (policy.h). */
 #include "rule/policy.h"
 
 #include <errno.h>

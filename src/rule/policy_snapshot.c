@@ -1,3 +1,5 @@
+/* The policy in force as an immutable, refcounted snapshot that a reload
+ * swaps (policy_snapshot.h). */
 #include "rule/policy_snapshot.h"
 
 #include <errno.h>

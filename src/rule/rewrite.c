@@ -1,3 +1,5 @@
+/* The request rewriter: decodes RunPodSandbox / CreateContainer, applies the
+ * seccomp rule and re-encodes only what changed (rewrite.h). */
 #include "rule/rewrite.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The runtime handler of each pod sandbox crisp saw created, for
+ * CreateContainer exemptions (sandbox_handlers.h). */
 #include "rule/sandbox_handlers.h"
 
 #include <pthread.h>

@@ -1,3 +1,5 @@
+/* Checks that protobuf-c reads a request as the runtime (Go protobuf) will
+ * before crisp decodes it (wire_check.h). */
 #include "rule/wire_check.h"
 
 #include <errno.h>

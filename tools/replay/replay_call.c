@@ -1,3 +1,5 @@
+/* One call made the way the replay makes them, synchronous on the gRPC C
+ * core (replay_call.h). */
 #include "replay_call.h"
 #include "base/status_code.h"
 

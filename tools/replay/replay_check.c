@@ -1,3 +1,5 @@
+/* `crisp replay FILE --check`: the fixtures' expectations checked through an
+ * in-process crisp and an in-process --serve (replay_check.h). */
 #include "replay_check.h"
 
 #include <errno.h>

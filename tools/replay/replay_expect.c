@@ -1,3 +1,5 @@
+/* Checks what the runtime received against a fixture's `expect`
+ * (replay_expect.h). */
 #include "replay_expect.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* `crisp replay FILE --print`: one readable line per recorded call
+ * (replay_print.h). */
 #include "replay_print.h"
 
 #include <stdlib.h>

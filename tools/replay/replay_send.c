@@ -1,3 +1,5 @@
+/* `crisp replay FILE --runtime-endpoint SOCK`: sends each recorded call and
+ * compares the answers (replay_send.h). */
 #include "replay_send.h"
 
 #include <errno.h>

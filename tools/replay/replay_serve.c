@@ -1,3 +1,5 @@
+/* `crisp replay FILE --serve SOCK`: plays the runtime from a recording
+ * (replay_serve.h). */
 #include "replay_serve.h"
 
 #include <errno.h>

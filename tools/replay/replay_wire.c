@@ -1,3 +1,5 @@
+/* Just enough of the protobuf wire format for the replay to compare and
+ * patch messages it has no schema for (replay_wire.h). */
 #include "replay_wire.h"
 
 #include <errno.h>
