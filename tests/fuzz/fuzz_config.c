@@ -1,4 +1,4 @@
-/* libFuzzer target: the config file parser (--config FILE, src/config.c),
+/* libFuzzer target: the config file parser (--config FILE, src/config/config.c),
  * through crisp_config_load_buffer, which reads the same bytes a file would
  * hold from memory.
  *

@@ -1,6 +1,6 @@
-/* libFuzzer target: a pod from the API server (src/pod_spec_json.c), as a
+/* libFuzzer target: a pod from the API server (src/podspec/pod_spec_json.c), as a
  * list item or a watch event's object carries it, and the spec rule on it
- * (src/spec_rule.c).
+ * (src/podspec/spec_rule.c).
  *
  * Input: JSON bytes (one value).
  *

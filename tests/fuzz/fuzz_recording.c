@@ -1,6 +1,6 @@
-/* libFuzzer target: one line of a recording (src/recording.c,
+/* libFuzzer target: one line of a recording (src/record/recording.c,
  * crisp_recording_parse_line), the JSON the replay reads and the recorder
- * writes (crisp_record_to_json, src/record.c).
+ * writes (crisp_record_to_json, src/record/record.c).
  *
  * Input: the line's bytes. A final '\n' is taken off as the loader does,
  * and says whether the line is complete.

@@ -1,4 +1,4 @@
-/* libFuzzer target: a static pod manifest (src/static_pods.c,
+/* libFuzzer target: a static pod manifest (src/podspec/static_pods.c,
  * crisp_static_pod_parse), YAML or JSON, as the kubelet's manifests folder
  * holds it.
  *

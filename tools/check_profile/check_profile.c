@@ -1,5 +1,5 @@
 /* `crisp check-profile FILE`: validates a seccomp profile as crisp does for
- * defaultProfile Localhost (src/seccomp_profile.h) and prints a summary.
+ * defaultProfile Localhost (src/config/seccomp_profile.h) and prints a summary.
  * Exit status: 0 accepted, 1 refused, 2 usage. */
 #include "check_profile.h"
 
