@@ -16,7 +16,6 @@ segments the HostIpc specs create, our pods, our CNI bridge.
 
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -283,16 +282,24 @@ def differences(a, b):
     return {n: (state(a, n), state(b, n)) for n in sorted(names) if state(a, n) != state(b, n)}
 
 
-def failure_excerpt(output, names, limit=4000):
+def failure_excerpt(output, names, limit=6000):
+    """The failure messages critest's JSON report (beside `output`) holds
+    for the specs `names`, for an assertion message."""
+    report = os.path.splitext(output)[0] + ".json"
     try:
-        with open(output, errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return ""
+        with open(report) as f:
+            suites = json.load(f)
+    except (OSError, ValueError):
+        return "(no report %s)" % report
     parts = []
-    for name in names:
-        leaf = name.rsplit(" ", 3)[-1]
-        i = text.find(leaf)
-        if i >= 0:
-            parts.append(text[i:i + 1500])
-    return re.sub(r"\n{3,}", "\n\n", "\n...\n".join(parts))[:limit]
+    for suite in suites:
+        for spec in suite.get("SpecReports") or []:
+            name = " ".join(list(spec.get("ContainerHierarchyTexts") or [])
+                            + [spec.get("LeafNodeText", "")])
+            if name in names and spec.get("Failure"):
+                failure = spec["Failure"]
+                parts.append("%s:\n  %s\n  at %s" % (
+                    name, failure.get("Message", "").strip(),
+                    (failure.get("Location") or {}).get("FileName", "?")))
+    return ("\n".join(parts) or "(no failure messages)")[:limit] + \
+        "\n(critest output: %s)" % output
