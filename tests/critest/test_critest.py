@@ -8,7 +8,7 @@ registry mapping) fails here instead of hiding behind equal lists.
 
 Needs CRITEST and CRICTL (hack/critest.sh sets them, or unpacks
 CRI_TOOLS_TARBALL); without them the test says it skipped (in CI it fails).
-About 4 minutes: three serial runs of ~75 s.
+About 3.5 minutes: three serial runs of ~65 s, and the set-up.
 """
 
 import os
