@@ -203,7 +203,8 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                         return r;
                 if (crisp_mode_parse(s, &o->policy.mode) < 0)
                         return crisp_error_set(err, EINVAL,
-                                               "%s:%lu: mode: '%s' is not enforce, audit or off",
+                                               "%s:%lu: mode: '%s' is not enforce, audit, "
+                                               "complain or off",
                                                rd->file, crisp_yaml_line(v), s);
                 return 0;
         }
@@ -270,10 +271,18 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                 return each_pair(rd, v, key, on_record, err);
         if (strcmp(key, "podSpec") == 0)
                 return each_pair(rd, v, key, on_pod_spec, err);
+        if (strcmp(key, "complainDir") == 0) {
+                if ((r = scalar(rd, v, key, &s, err)) < 0)
+                        return r;
+                char where[160];
+                snprintf(where, sizeof(where), "%s:%lu: complainDir", rd->file, crisp_yaml_line(v));
+                return crisp_options_set_path(where, s, o->complain_dir, sizeof(o->complain_dir),
+                                              err);
+        }
         return unknown(rd, k, "", key,
                        "listen, runtimeEndpoint, mode, ambiguousUnconfined, defaultProfile, "
                        "exemptions, log, metrics, record, podSpec, maxMessageSize, socketMode, "
-                       "shutdownGracePeriod, threads",
+                       "shutdownGracePeriod, threads, complainDir",
                        err);
 }
 

@@ -27,6 +27,9 @@
         "/etc/kubernetes/manifests" /* the kubelet's kubeadm default */
 #define CRISP_DEFAULT_POD_SPEC_WAIT_MS 250
 
+/* --complain-dir (README.md, "Complain mode") */
+#define CRISP_DEFAULT_COMPLAIN_DIR "/var/lib/crisp/complain"
+
 struct crisp_options {
         char listen[108];           /* unix socket path crisp serves on (sun_path size) */
         char runtime_endpoint[108]; /* unix socket path of the real runtime */
@@ -58,6 +61,9 @@ struct crisp_options {
         char node_name[256];        /* "" until main fills in the host name */
         char static_pod_path[4096]; /* "" = no static pods */
         long pod_spec_wait_ms;
+
+        /* issue 14: where complain mode writes its twin profiles. */
+        char complain_dir[4096];
 
         bool show_help;
         bool show_version;
