@@ -1,0 +1,263 @@
+/* issue 14: the kernel reader of complain mode, on a thread of its own.
+ *
+ * Records: /dev/kmsg, where the kernel prints audit type=1326 records
+ * when no audit daemon takes them (each SCMP_ACT_LOG of a twin is one).
+ * Attribution: a record names a host pid, and the process may be gone by
+ * the time crisp reads it (the kernel's audit thread prints the record
+ * after the syscall returned). So crisp keeps pid -> container current
+ * from the kernel's process events (the proc connector, NETLINK_CONNECTOR):
+ *   - exec: the process's /proc/<pid>/cgroup names its container;
+ *   - fork: the child inherits its parent's container (no /proc read, so
+ *     a child that makes one syscall and exits is still attributed);
+ * and, for a record whose pid is not known yet, reads /proc/<pid>/cgroup
+ * when the record arrives. A record still unattributed is counted. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "complain.h"
+#include "complain/kernel_record.h"
+#include "log.h"
+
+struct crisp_kernel_reader {
+        struct crisp_report *report;
+        int kmsg, proc, stop;
+        pthread_t thread;
+};
+
+/* Which of crisp's twin containers `pid` is in, from /proc; "" if none. */
+static bool container_of_pid(struct crisp_report *report, int pid, char id[65])
+{
+        char path[64], text[4096];
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, text, sizeof(text));
+        if (n <= 0)
+                return false;
+        /* cgroup v1 lists one line per hierarchy: any line naming a known
+         * container will do. */
+        const char *p = text, *end = text + n;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if (crisp_cgroup_container_id(p, len, id) && crisp_report_knows(report, id))
+                        return true;
+                p += len + 1;
+        }
+        return false;
+}
+
+static void on_seccomp(struct crisp_kernel_reader *kr, const struct crisp_seccomp_record *rec)
+{
+        if (rec->code != CRISP_SECCOMP_RET_LOG)
+                return; /* another profile's action: not a twin's */
+        char id[65] = "";
+        if (!crisp_report_pid(kr->report, rec->pid, id)) {
+                if (container_of_pid(kr->report, rec->pid, id))
+                        crisp_report_set_pid(kr->report, rec->pid, id);
+                else
+                        id[0] = '\0';
+        }
+        char *name = seccomp_syscall_resolve_num_arch(rec->arch, rec->syscall);
+        char fallback[32];
+        snprintf(fallback, sizeof(fallback), "syscall-%d", rec->syscall);
+        struct crisp_workload w;
+        uint64_t count =
+            crisp_report_hit(kr->report, id, name ? name : fallback, (int64_t)time(NULL), &w);
+        if (count == 1)
+                log_warn("complain: would be blocked pod=%s/%s container=%s syscall=%s count=%llu "
+                         "pid=%d comm=\"%s\"",
+                         w.namespace_, w.pod, w.container, name ? name : fallback,
+                         (unsigned long long)count, rec->pid, rec->comm);
+        else if (count == 0 && id[0] == '\0')
+                log_debug("complain: unattributed seccomp record pid=%d syscall=%s comm=\"%s\"",
+                          rec->pid, name ? name : fallback, rec->comm);
+        free(name);
+}
+
+static void read_kmsg(struct crisp_kernel_reader *kr)
+{
+        char buf[8192];
+        for (;;) {
+                ssize_t n = read(kr->kmsg, buf, sizeof(buf));
+                if (n < 0 && errno == EPIPE) {
+                        /* records were overwritten before crisp read them */
+                        struct crisp_report_counters lost = {.lost = 1};
+                        crisp_report_count(kr->report, &lost);
+                        continue;
+                }
+                if (n <= 0)
+                        return; /* EAGAIN: all read */
+                struct crisp_seccomp_record rec;
+                switch (crisp_kmsg_parse(buf, (size_t)n, &rec)) {
+                case CRISP_KMSG_SECCOMP:
+                        on_seccomp(kr, &rec);
+                        break;
+                case CRISP_KMSG_SUPPRESSED: {
+                        struct crisp_report_counters lost = {.lost = rec.lost};
+                        crisp_report_count(kr->report, &lost);
+                        log_warn("complain: the kernel dropped %llu audit records (printk rate "
+                                 "limit); counts are lower bounds",
+                                 (unsigned long long)rec.lost);
+                        break;
+                }
+                case CRISP_KMSG_MALFORMED: {
+                        struct crisp_report_counters bad = {.unparsed = 1};
+                        crisp_report_count(kr->report, &bad);
+                        break;
+                }
+                case CRISP_KMSG_OTHER:
+                        break;
+                }
+        }
+}
+
+static void read_proc_events(struct crisp_kernel_reader *kr)
+{
+        char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+        for (;;) {
+                ssize_t n = recv(kr->proc, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n <= 0)
+                        return;
+                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+                     h = NLMSG_NEXT(h, n)) {
+                        if (h->nlmsg_type != NLMSG_DONE)
+                                continue;
+                        struct cn_msg *cn = NLMSG_DATA(h);
+                        if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(struct proc_event))
+                                continue;
+                        struct proc_event *ev = (struct proc_event *)cn->data;
+                        char id[65] = "";
+                        if (ev->what == PROC_EVENT_FORK) {
+                                int child = ev->event_data.fork.child_tgid;
+                                if (ev->event_data.fork.child_pid != child)
+                                        continue; /* a thread */
+                                if (!crisp_report_pid(kr->report, ev->event_data.fork.parent_tgid,
+                                                      id) &&
+                                    !container_of_pid(kr->report, child, id))
+                                        id[0] = '\0';
+                                crisp_report_set_pid(kr->report, child, id);
+                        } else if (ev->what == PROC_EVENT_EXEC) {
+                                int pid = ev->event_data.exec.process_tgid;
+                                if (container_of_pid(kr->report, pid, id))
+                                        crisp_report_set_pid(kr->report, pid, id);
+                        }
+                }
+        }
+}
+
+static void *reader_main(void *arg)
+{
+        struct crisp_kernel_reader *kr = arg;
+        struct pollfd fds[3] = {{.fd = kr->stop, .events = POLLIN},
+                                {.fd = kr->proc, .events = POLLIN},
+                                {.fd = kr->kmsg, .events = POLLIN}};
+        for (;;) {
+                int r = poll(fds, 3, -1);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0 || fds[0].revents)
+                        break;
+                /* Process events first: they say whose a record's pid is. */
+                if (fds[1].revents & POLLIN)
+                        read_proc_events(kr);
+                if (fds[2].revents & (POLLIN | POLLERR))
+                        read_kmsg(kr);
+        }
+        return NULL;
+}
+
+static int proc_events_open(crisp_error **err)
+{
+        int s = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+        if (s < 0)
+                return crisp_error_set_errno(err, errno, "complain: no process events socket");
+        struct sockaddr_nl addr = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC};
+        int rcv = 4 << 20;
+        setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+        if (bind(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                int e = errno;
+                close(s);
+                return crisp_error_set_errno(err, e, "complain: cannot bind the process events");
+        }
+        struct __attribute__((packed)) {
+                struct nlmsghdr h;
+                struct cn_msg cn;
+                enum proc_cn_mcast_op op;
+        } msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.h.nlmsg_len = sizeof(msg);
+        msg.h.nlmsg_type = NLMSG_DONE;
+        msg.cn.id.idx = CN_IDX_PROC;
+        msg.cn.id.val = CN_VAL_PROC;
+        msg.cn.len = sizeof(msg.op);
+        msg.op = PROC_CN_MCAST_LISTEN;
+        if (send(s, &msg, sizeof(msg), 0) < 0) {
+                int e = errno;
+                close(s);
+                return crisp_error_set_errno(err, e, "complain: cannot listen to process events");
+        }
+        return s;
+}
+
+int crisp_kernel_reader_start(struct crisp_report *report, struct crisp_kernel_reader **out,
+                              crisp_error **err)
+{
+        *out = NULL;
+        struct crisp_kernel_reader *kr = calloc(1, sizeof(*kr));
+        if (kr == NULL)
+                return crisp_error_set(err, ENOMEM, "complain: out of memory");
+        kr->report = report;
+        kr->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (kr->kmsg < 0) {
+                int e = errno;
+                free(kr);
+                return crisp_error_set_errno(err, e, "complain: cannot open /dev/kmsg");
+        }
+        lseek(kr->kmsg, 0, SEEK_END); /* what happened before crisp is not its to judge */
+        kr->proc = proc_events_open(err);
+        kr->stop = eventfd(0, EFD_CLOEXEC);
+        if (kr->proc < 0 || kr->stop < 0 ||
+            (errno = pthread_create(&kr->thread, NULL, reader_main, kr)) != 0) {
+                int e = errno;
+                if (kr->proc >= 0)
+                        close(kr->proc);
+                if (kr->stop >= 0)
+                        close(kr->stop);
+                close(kr->kmsg);
+                free(kr);
+                return crisp_error_set_errno(err, e, "complain: cannot start the kernel reader");
+        }
+        log_info("complain: reading seccomp records from /dev/kmsg");
+        *out = kr;
+        return 0;
+}
+
+void crisp_kernel_reader_stop(struct crisp_kernel_reader *kr)
+{
+        if (kr == NULL)
+                return;
+        uint64_t one = 1;
+        if (write(kr->stop, &one, sizeof(one)) < 0)
+                log_warn("complain: cannot stop the kernel reader: %s", strerror(errno));
+        pthread_join(kr->thread, NULL);
+        close(kr->stop);
+        close(kr->proc);
+        close(kr->kmsg);
+        free(kr);
+}
