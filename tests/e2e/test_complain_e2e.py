@@ -1,0 +1,273 @@
+"""End to end (issue 14): complain mode against a real containerd + runc.
+
+- The twin crisp writes is containerd 1.6's own RuntimeDefault, rule for
+  rule, for several capability sets (compared with the profile containerd
+  puts in the OCI spec of a RuntimeDefault container).
+- Syscall-set equivalence: the probe (complain_probe.c) makes 42 syscalls
+  once under the real RuntimeDefault (which answer EPERM) and once under the
+  twin (which the kernel logged, as crisp's report says): the sets agree.
+- A pod whose container calls keyctl and unshare and exits runs to
+  completion under complain; `crisp report` names exactly that pod,
+  container and those syscalls; a well-behaved pod is "would break: no";
+  `--fail-on-break` exits 1; under enforce the same pod gets EPERM.
+
+The kernel prints audit records through printk's rate limiter (10 per 5 s
+by default): the test raises kernel.printk_ratelimit_burst while it runs
+and restores it (README: complain mode, "lost records").
+Run from the repo root:
+    CRISP_BIN=build/crisp PYTHONPATH=tests/lib:tests/e2e \\
+        /usr/bin/python3 -m unittest -v tests/e2e/test_complain_e2e.py
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+for _path in (_HERE, os.path.join(_HERE, "..", "lib")):
+    if os.path.abspath(_path) not in map(os.path.abspath, sys.path):
+        sys.path.insert(0, os.path.abspath(_path))
+
+import cri_client  # noqa: E402
+from containerd import PrivateContainerd  # noqa: E402
+from crisp import Crisp, crisp_binary  # noqa: E402
+from cri_client import NOTHING, RUNTIME_DEFAULT, CriClient  # noqa: E402
+
+EPERM, ENOSYS = 1, 38
+EXITED = 2
+DEADLINE_S = 60
+POLL_S = 0.1
+BURST = "/proc/sys/kernel/printk_ratelimit_burst"
+
+
+def poll(what, attempt, timeout=DEADLINE_S):
+    """attempt() until it returns a true value, within a bounded deadline."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = attempt()
+        if last:
+            return last
+        time.sleep(POLL_S)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def normalized(profile, twin=False):
+    """A profile as a set of (name, action, args, errnoRet); for a twin the
+    LOG actions are read back as the ERRNO they stand for."""
+    out = set()
+    for rule in profile.get("syscalls", []):
+        action = rule["action"]
+        if twin and action == "SCMP_ACT_LOG":
+            action = "SCMP_ACT_ERRNO"
+        args = json.dumps(sorted((a["index"], a["value"], a.get("valueTwo", 0), a["op"])
+                                 for a in rule.get("args") or []))
+        for name in rule["names"]:
+            out.add((name, action, args, rule.get("errnoRet")))
+    default = profile["defaultAction"]
+    if twin and default == "SCMP_ACT_LOG":
+        default = "SCMP_ACT_ERRNO"
+    return default, tuple(profile.get("architectures", [])), out
+
+
+class ComplainEndToEnd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="crisp-complain-")
+        cls.probe = os.path.join(cls.tmp.name, "probe")
+        subprocess.run(["cc", "-static", "-O1", "-o", cls.probe,
+                        os.path.join(_HERE, "complain_probe.c")], check=True)
+        with open(BURST) as f:
+            cls.burst = f.read().strip()
+        with open(BURST, "w") as f:
+            f.write("10000\n")
+        cls.containerd = PrivateContainerd().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.containerd.stop()
+        finally:
+            with open(BURST, "w") as f:
+                f.write(cls.burst + "\n")
+            cls.tmp.cleanup()
+
+    # -- helpers ---------------------------------------------------------------
+    def crisp(self, mode, *extra):
+        metrics = os.path.join(self.tmp.name, "m-%s.sock" % mode)
+        self.complain_dir = os.path.join(self.tmp.name, "twins")
+        return Crisp(self.containerd.socket,
+                     args=["--mode", mode, "--metrics-listen", metrics,
+                           "--complain-dir", self.complain_dir] + list(extra)), metrics
+
+    def run_probe(self, socket, args, seccomp=NOTHING, name="probe", namespace="crisp-e2e"):
+        """Runs /probe ARGS in a new pod to completion; returns (pod name,
+        container name, {syscall: errno}, exit code)."""
+        with CriClient(socket) as cri:
+            pod = cri_client.pod_config(seccomp, self.containerd.log_dir)
+            pod.metadata.namespace = namespace
+            created = {}
+            try:
+                created["pod"] = cri.call("RunPodSandbox", config=pod).pod_sandbox_id
+                cfg = cri_client.container_config(seccomp, log=True, name=name)
+                del cfg.command[:]
+                del cfg.args[:]
+                cfg.command.extend(["/probe"] + list(args))
+                m = cfg.mounts.add()
+                m.container_path, m.host_path, m.readonly = "/probe", self.probe, True
+                created["container"] = cri.call(
+                    "CreateContainer", pod_sandbox_id=created["pod"], sandbox_config=pod,
+                    config=cfg).container_id
+                cri.call("StartContainer", container_id=created["container"])
+                status = poll("the probe to exit", lambda: (lambda s: s if s.state == EXITED
+                                                           else None)(
+                    cri.call("ContainerStatus", container_id=created["container"]).status))
+                log = os.path.join(pod.log_directory, "probe.log")
+                results = {}
+                with open(log) as f:
+                    for line in f:
+                        parts = line.rstrip("\n").split(" ", 3)
+                        if len(parts) == 4 and parts[1] == "stdout":
+                            words = parts[3].split()
+                            if len(words) == 2 and words[1].isdigit():
+                                results[words[0]] = int(words[1])
+                return pod.metadata.name, name, results, status.exit_code
+            finally:
+                cri_client._cleanup(cri, created, raise_errors=False)
+
+    def report(self, metrics, *flags):
+        return subprocess.run([crisp_binary(), "report", "--metrics-listen", metrics] +
+                              list(flags), capture_output=True, text=True, timeout=30)
+
+    def report_json(self, metrics):
+        out = self.report(metrics, "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return json.loads(out.stdout)
+
+    def row(self, doc, pod, container):
+        rows = [w for w in doc["workloads"] if w["pod"] == pod and w["container"] == container]
+        return rows[0] if rows else None
+
+    def seccomp_of(self, socket, caps_add=(), caps_drop=(), seccomp=RUNTIME_DEFAULT):
+        """The seccomp profile containerd puts in a new container's spec."""
+        with CriClient(socket) as cri:
+            pod = cri_client.pod_config(RUNTIME_DEFAULT)
+            created = {}
+            try:
+                created["pod"] = cri.call("RunPodSandbox", config=pod).pod_sandbox_id
+                cfg = cri_client.container_config(seccomp)
+                cfg.linux.security_context.capabilities.add_capabilities.extend(caps_add)
+                cfg.linux.security_context.capabilities.drop_capabilities.extend(caps_drop)
+                created["container"] = cri.call(
+                    "CreateContainer", pod_sandbox_id=created["pod"], sandbox_config=pod,
+                    config=cfg).container_id
+                st = cri.call("ContainerStatus", container_id=created["container"],
+                              verbose=True)
+                return json.loads(st.info["info"])["runtimeSpec"]["linux"]["seccomp"]
+            finally:
+                cri_client._cleanup(cri, created, raise_errors=False)
+
+    # -- the twin is containerd's own default ------------------------------------
+    def test_twin_is_containerd_runtime_default_rule_for_rule(self):
+        c, _ = self.crisp("complain")
+        with c:
+            for add, drop in (((), ()), (("SYS_ADMIN",), ()), (("ALL",), ()), ((), ("ALL",)),
+                              (("NET_ADMIN", "SYS_PTRACE", "SYS_TIME"), ("SYS_CHROOT",)),
+                              (("BPF", "PERFMON", "SYS_NICE", "SYSLOG"), ())):
+                with self.subTest(add=add, drop=drop):
+                    real = self.seccomp_of(self.containerd.socket, add, drop)
+                    twin = self.seccomp_of(c.listen, add, drop, seccomp=NOTHING)
+                    self.assertEqual(twin["defaultAction"], "SCMP_ACT_LOG")
+                    self.assertEqual(normalized(twin, twin=True), normalized(real))
+
+    # -- syscall-set equivalence -----------------------------------------------
+    def test_denied_under_runtime_default_equals_logged_under_twin(self):
+        _, _, direct, _ = self.run_probe(self.containerd.socket, ["all"], RUNTIME_DEFAULT)
+        self.assertGreaterEqual(len(direct), 30)
+        denied = {n for n, e in direct.items() if e == EPERM}
+        self.assertTrue({"keyctl", "add_key", "unshare", "mount", "personality_odd"} <= denied,
+                        direct)
+        c, metrics = self.crisp("complain")
+        with c:
+            pod, container, twin, code = self.run_probe(c.listen, ["all"])
+            self.assertEqual(code, 0)
+            self.assertEqual(set(twin), set(direct))
+            # Nothing was blocked: no EPERM came from seccomp under the twin
+            # (the kernel's own EPERM for a missing capability is possible).
+            self.assertEqual(twin["keyctl"] == EPERM, False, twin)
+            # clone3 keeps its ENOSYS (twin.h), exactly as under RuntimeDefault.
+            self.assertEqual(direct["clone3"], ENOSYS)
+            self.assertEqual(twin["clone3"], ENOSYS)
+            # Probe names to kernel names: the variants are one syscall each.
+            kernel = {"personality_query": "personality", "personality_odd": "personality",
+                      "clone_newuser": "clone"}
+            want = {kernel.get(n, n) for n in denied}
+
+            def logged():
+                row = self.row(self.report_json(metrics), pod, container)
+                got = {s["name"] for s in row["syscalls"]} if row else set()
+                return got if got >= want else None
+            got = poll("the report to name every denied syscall", logged)
+            self.assertEqual(got, want)
+
+    # -- the report is the gate --------------------------------------------------
+    def test_report_names_the_breaking_pod_and_enforce_proves_it(self):
+        c, metrics = self.crisp("complain")
+        with c:
+            bad_pod, bad, results, code = self.run_probe(c.listen, ["keyctl", "unshare"],
+                                                         name="breaker")
+            self.assertEqual(code, 0)
+            self.assertNotEqual(results.get("keyctl"), EPERM, results)
+            self.assertEqual(results.get("unshare"), 0, results)  # it really ran
+            good_pod, good, results, code = self.run_probe(c.listen, ["getpid", "uname"],
+                                                           name="calm")
+            self.assertEqual(code, 0)
+            self.assertEqual(results, {"getpid": 0, "uname": 0})
+
+            def breaker_seen():
+                row = self.row(self.report_json(metrics), bad_pod, bad)
+                return row if row and len(row["syscalls"]) >= 2 else None
+            row = poll("the report to name the breaking pod", breaker_seen)
+            self.assertEqual(row["namespace"], "crisp-e2e")
+            self.assertTrue(row["would_break"])
+            self.assertEqual({s["name"] for s in row["syscalls"]}, {"keyctl", "unshare"})
+            for s in row["syscalls"]:
+                self.assertGreaterEqual(s["count"], 1)
+                self.assertLessEqual(s["first_seen"], s["last_seen"])
+            doc = self.report_json(metrics)
+            calm = self.row(doc, good_pod, good)
+            self.assertIsNotNone(calm, doc)
+            self.assertFalse(calm["would_break"])
+            self.assertEqual(calm["syscalls"], [])
+            self.assertEqual(doc["counters"]["twin_failures"], 0)
+
+            text = self.report(metrics)
+            self.assertEqual(text.returncode, 0, text.stderr)
+            line = [ln for ln in text.stdout.splitlines() if bad_pod in ln]
+            self.assertEqual(len(line), 1, text.stdout)
+            self.assertIn(" yes ", line[0])
+            self.assertIn("keyctl(", line[0])
+            self.assertIn("unshare(", line[0])
+            self.assertEqual(self.report(metrics, "--fail-on-break").returncode, 1)
+            c.wait_for_log("complain: would be blocked pod=crisp-e2e/%s container=breaker "
+                           "syscall=keyctl count=1" % bad_pod)
+        e, _ = self.crisp("enforce")
+        with e:
+            _, _, results, code = self.run_probe(e.listen, ["keyctl", "unshare"], name="breaker")
+            self.assertEqual(results, {"keyctl": EPERM, "unshare": EPERM})
+
+    def test_well_behaved_pods_only_pass_the_gate(self):
+        c, metrics = self.crisp("complain")
+        with c:
+            pod, name, results, code = self.run_probe(c.listen, ["getpid"], name="calm")
+            self.assertEqual(code, 0)
+            poll("the pod in the report", lambda: self.row(self.report_json(metrics), pod, name))
+            self.assertEqual(self.report(metrics, "--fail-on-break").returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
