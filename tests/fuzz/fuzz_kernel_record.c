@@ -1,0 +1,55 @@
+/* libFuzzer target: a kernel record as /dev/kmsg gives it
+ * (src/complain/kernel_record.c, crisp_kmsg_parse), and the cgroup text
+ * crisp reads container ids from (crisp_cgroup_container_id).
+ *
+ * Input: the record's bytes (any bytes: a record is not NUL-terminated).
+ *
+ * Invariants, besides ASan/UBSan (which catch any read past the input):
+ *  1. The kind is one of the four; a seccomp record has pid > 0 and a
+ *     NUL-terminated, printable comm without quotes or backslashes.
+ *  2. A record that is not a seccomp one leaves pid 0.
+ *  3. A container id found is 64 lower-case hex digits and occurs in the
+ *     input. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "complain/kernel_record.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_TARGET "fuzz_kernel_record"
+#include "fuzz_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        if (size > 1 << 16)
+                return 0;
+        /* an exact-size copy, so ASan sees a read past the end */
+        char *copy = malloc(size ? size : 1);
+        if (copy == NULL)
+                return 0;
+        memcpy(copy, data, size);
+        struct crisp_seccomp_record r;
+        enum crisp_kmsg_kind kind = crisp_kmsg_parse(copy, size, &r);
+        CHECK(kind >= CRISP_KMSG_OTHER && kind <= CRISP_KMSG_MALFORMED, "kind %d", (int)kind);
+        if (kind == CRISP_KMSG_SECCOMP) {
+                CHECK(r.pid > 0, "pid %d", r.pid);
+                CHECK(memchr(r.comm, 0, sizeof(r.comm)) != NULL, "comm not terminated");
+                for (const char *p = r.comm; *p; p++)
+                        CHECK((unsigned char)*p >= 0x20 && *p != 0x7f && *p != '"' && *p != '\\',
+                              "unsafe byte 0x%02x in comm", (unsigned char)*p);
+        } else {
+                CHECK(r.pid == 0, "pid %d for kind %d", r.pid, (int)kind);
+        }
+        char id[65];
+        if (crisp_cgroup_container_id(copy, size, id)) {
+                CHECK(strlen(id) == 64, "id of %zu bytes", strlen(id));
+                for (int i = 0; i < 64; i++)
+                        CHECK((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'),
+                              "id byte 0x%02x", (unsigned char)id[i]);
+                CHECK(memmem(copy, size, id, 64) != NULL, "id not in the input");
+        }
+        free(copy);
+        return 0;
+}
