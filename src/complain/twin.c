@@ -381,11 +381,19 @@ int crisp_twin_write(const char *dir, const char *json, char *path, size_t path_
         int r = crisp_seccomp_profile_check_buffer("the twin profile", json, len, &sum, err);
         if (r < 0)
                 return r;
-        if (strcmp(sum.default_action, "SCMP_ACT_LOG") != 0)
+        /* A twin blocks nothing: no blocking default (a deny-list profile's
+         * ALLOW default stays), no KILL or TRAP rule (ERRNO rules left are
+         * the ENOSYS ones, see twin.h). */
+        unsigned killing = 0;
+        for (size_t i = 0; i < CRISP_PROFILE_N_ACTIONS; i++)
+                if (strncmp(crisp_profile_action_names[i], "SCMP_ACT_KILL", 13) == 0 ||
+                    strcmp(crisp_profile_action_names[i], "SCMP_ACT_TRAP") == 0)
+                        killing += sum.names_per_action[i];
+        if (blocks(sum.default_action) || killing > 0)
                 return crisp_error_set(err, EINVAL,
-                                       "complain: the twin's default action is %s, not "
-                                       "SCMP_ACT_LOG",
-                                       sum.default_action);
+                                       "complain: not a twin: default action %s, %u syscall "
+                                       "names with KILL or TRAP",
+                                       sum.default_action, killing);
         int n = snprintf(path, path_size, "%s/twin-%016llx.json", dir,
                          (unsigned long long)fnv1a64(json));
         if (n < 0 || (size_t)n >= path_size)

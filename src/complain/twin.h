@@ -59,8 +59,9 @@ int crisp_twin_runtime_default(crisp_caps caps, unsigned kernel_major, unsigned 
 int crisp_twin_of_profile(const char *name, const char *data, size_t len, char **json,
                           crisp_error **err);
 
-/* Validates `json` with crisp's profile checker (config/seccomp_profile.h)
- * and writes it to `dir`/twin-<hash of the content>.json (a temporary file
+/* Validates `json` with crisp's profile checker (config/seccomp_profile.h),
+ * refuses it unless it blocks nothing (no ERRNO/KILL/TRAP default, no KILL
+ * or TRAP rule), and writes it to `dir`/twin-<hash of the content>.json (a temporary file
  * renamed in place, so containerd never reads half a file; an existing
  * file of that name already holds the same bytes). The path goes to `path`. */
 int crisp_twin_write(const char *dir, const char *json, char *path, size_t path_size,

@@ -260,6 +260,46 @@ class ComplainEndToEnd(unittest.TestCase):
             _, _, results, code = self.run_probe(e.listen, ["keyctl", "unshare"], name="breaker")
             self.assertEqual(results, {"keyctl": EPERM, "unshare": EPERM})
 
+    def test_custom_default_profile_gets_its_own_twin(self):
+        profile = os.path.join(self.tmp.name, "custom.json")
+        with open(profile, "w") as f:
+            json.dump({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}]}, f)
+        config = os.path.join(self.tmp.name, "custom.yaml")
+        with open(config, "w") as f:
+            f.write("defaultProfile:\n  type: Localhost\n  path: %s\n" % profile)
+        c, metrics = self.crisp("complain", "--config", config)
+        with c:
+            pod, name, results, code = self.run_probe(c.listen, ["keyctl", "uname", "unshare"],
+                                                      name="custom")
+            self.assertEqual(code, 0, c.log())
+            self.assertEqual(results["uname"], 0)  # KILL_PROCESS became LOG
+            self.assertNotEqual(results["keyctl"], EPERM)
+
+            def seen():
+                row = self.row(self.report_json(metrics), pod, name)
+                return row if row and len(row["syscalls"]) >= 2 else None
+            row = poll("the custom profile's denials in the report", seen)
+            # unshare is allowed by this profile: only its own denials count
+            self.assertEqual({s["name"] for s in row["syscalls"]}, {"keyctl", "uname"})
+        e, _ = self.crisp("enforce", "--config", config)
+        with e:
+            _, _, results, _ = self.run_probe(e.listen, ["keyctl"], name="custom")
+            self.assertEqual(results, {"keyctl": EPERM})
+
+    def test_a_twin_that_cannot_be_written_falls_back_to_enforce_loudly(self):
+        c = Crisp(self.containerd.socket,
+                  args=["--mode", "complain", "--complain-dir", "/proc/crisp-cannot-write",
+                        "--metrics-listen", os.path.join(self.tmp.name, "m-fallback.sock")])
+        with c:
+            _, _, results, code = self.run_probe(c.listen, ["keyctl"], name="fallback")
+            self.assertEqual(results, {"keyctl": EPERM})  # RuntimeDefault, not unconfined
+            c.wait_for_log("complain: no twin for context=container")
+            c.wait_for_log("gets enforce's profile RuntimeDefault instead")
+            out = self.report_json(os.path.join(self.tmp.name, "m-fallback.sock"))
+            self.assertGreaterEqual(out["counters"]["twin_failures"], 1)
+
     def test_well_behaved_pods_only_pass_the_gate(self):
         c, metrics = self.crisp("complain")
         with c:

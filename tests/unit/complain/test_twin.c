@@ -186,7 +186,15 @@ static void writing(void **state)
         /* not a twin: refused before anything is written */
         const char *strict = "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}";
         assert_true(crisp_twin_write(sub, strict, path, sizeof(path), &err) < 0);
-        assert_non_null(strstr(err->msg, "SCMP_ACT_LOG"));
+        assert_non_null(strstr(err->msg, "not a twin"));
+        crisp_error_free(&err);
+        /* a deny-list profile's twin keeps its ALLOW default */
+        const char *denylist = "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": "
+                               "[{\"names\": [\"keyctl\"], \"action\": \"SCMP_ACT_LOG\"}]}";
+        assert_int_equal(crisp_twin_write(sub, denylist, path, sizeof(path), &err), 0);
+        const char *kills = "{\"defaultAction\": \"SCMP_ACT_LOG\", \"syscalls\": "
+                            "[{\"names\": [\"keyctl\"], \"action\": \"SCMP_ACT_KILL\"}]}";
+        assert_true(crisp_twin_write(sub, kills, path, sizeof(path), &err) < 0);
         crisp_error_free(&err);
         /* a folder that cannot be made */
         const char *twin = "{\"defaultAction\": \"SCMP_ACT_LOG\"}";
