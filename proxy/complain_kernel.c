@@ -138,10 +138,17 @@ static void read_proc_events(struct crisp_kernel_reader *kr)
                      h = NLMSG_NEXT(h, n)) {
                         if (h->nlmsg_type != NLMSG_DONE)
                                 continue;
-                        struct cn_msg *cn = NLMSG_DATA(h);
-                        if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(struct proc_event))
+                        struct cn_msg cn;
+                        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(cn)))
                                 continue;
-                        struct proc_event *ev = (struct proc_event *)cn->data;
+                        memcpy(&cn, NLMSG_DATA(h), sizeof(cn));
+                        if (cn.id.idx != CN_IDX_PROC || cn.len < sizeof(struct proc_event) ||
+                            h->nlmsg_len < NLMSG_LENGTH(sizeof(cn) + sizeof(struct proc_event)))
+                                continue;
+                        /* the event sits 4-byte aligned after cn_msg: copy it out */
+                        struct proc_event event;
+                        memcpy(&event, (const char *)NLMSG_DATA(h) + sizeof(cn), sizeof(event));
+                        const struct proc_event *ev = &event;
                         char id[65] = "";
                         if (ev->what == PROC_EVENT_FORK) {
                                 int child = ev->event_data.fork.child_tgid;

@@ -74,8 +74,12 @@ static int rules_for(const char *json, const char *name, const char **action, js
 
 static int count(const char *json, const char *name, const char **action)
 {
+        static char kept[64]; /* the action outlives the parsed document */
         json_object *doc;
-        int n = rules_for(json, name, action, &doc);
+        const char *found = "";
+        int n = rules_for(json, name, &found, &doc);
+        snprintf(kept, sizeof(kept), "%s", found);
+        *action = kept;
         json_object_put(doc);
         return n;
 }
