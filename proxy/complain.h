@@ -15,7 +15,7 @@
 
 #include "complain/report.h"
 #include "relay.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 struct crisp_complain;
 

@@ -27,10 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 #include "complain.h"
 #include "complain/kernel_record.h"
-#include "log.h"
+#include "base/log.h"
 
 struct crisp_kernel_reader {
         struct crisp_report *report;

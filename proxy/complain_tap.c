@@ -7,9 +7,9 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 #include "complain/twin.h"
-#include "log.h"
+#include "base/log.h"
 
 #define TWIN_CACHE 64
 

@@ -1,4 +1,4 @@
-#include "kernel_record.h"
+#include "complain/kernel_record.h"
 
 #include <string.h>
 

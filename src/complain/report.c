@@ -1,4 +1,4 @@
-#include "report.h"
+#include "complain/report.h"
 
 #include <json-c/json.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-#include "twin.h"
+#include "complain/twin.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "seccomp_profile.h"
+#include "base/cleanup.h"
+#include "config/seccomp_profile.h"
 
 #define ENOSYS_ERRNO 38 /* the value on every Linux arch crisp runs on */
 
@@ -157,7 +157,7 @@ crisp_caps crisp_caps_effective(const struct crisp_cap_name *add, size_t n_add,
  *     CLONE_NEW* flags (mask 0x7E020000), and clone3 answered ENOSYS.
  * Only amd64 is tabled: containerd builds the arch block for its own GOARCH. */
 static const char *const allowed[] = {
-#include "twin_allow.inc"
+#include "complain/twin_allow.inc"
 };
 
 static const struct {

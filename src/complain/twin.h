@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* A capability set: bit n is the capability numbered n in
  * linux/capability.h (CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40). */

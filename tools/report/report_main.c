@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 #define MAX_ANSWER (64 << 20)
 
