@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "complain/twin.h"
@@ -62,7 +63,8 @@ static int make_twin(struct crisp_complain *cx, const struct crisp_twin_request 
         if (req->base_profile == NULL) {
                 pthread_mutex_lock(&cx->mu);
                 for (size_t i = 0; i < cx->n_cache; i++)
-                        if (cx->cache[i].caps == caps) {
+                        /* still on disk: someone may have cleaned the folder */
+                        if (cx->cache[i].caps == caps && access(cx->cache[i].path, R_OK) == 0) {
                                 snprintf(path, size, "%s", cx->cache[i].path);
                                 pthread_mutex_unlock(&cx->mu);
                                 return 0;
@@ -91,6 +93,12 @@ static int make_twin(struct crisp_complain *cx, const struct crisp_twin_request 
         if (r < 0 || req->base_profile != NULL)
                 return r;
         pthread_mutex_lock(&cx->mu);
+        for (size_t i = 0; i < cx->n_cache; i++)
+                if (cx->cache[i].caps == caps) { /* rewritten after a clean-up */
+                        snprintf(cx->cache[i].path, sizeof(cx->cache[0].path), "%s", path);
+                        pthread_mutex_unlock(&cx->mu);
+                        return 0;
+                }
         if (cx->n_cache < TWIN_CACHE) {
                 cx->cache[cx->n_cache].caps = caps;
                 snprintf(cx->cache[cx->n_cache].path, sizeof(cx->cache[0].path), "%s", path);

@@ -56,6 +56,23 @@ def poll(what, attempt, timeout=DEADLINE_S):
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
+def http_get(unix_socket, path):
+    """The body of GET path from crisp's metrics listener."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(unix_socket)
+        s.sendall(("GET %s HTTP/1.1\r\nHost: crisp\r\nConnection: close\r\n\r\n" % path)
+                  .encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\r\n\r\n", 1)[1].decode()
+
+
 def normalized(profile, twin=False):
     """A profile as a set of (name, action, args, errnoRet); for a twin the
     LOG actions are read back as the ERRNO they stand for."""
@@ -104,7 +121,8 @@ class ComplainEndToEnd(unittest.TestCase):
                      args=["--mode", mode, "--metrics-listen", metrics,
                            "--complain-dir", self.complain_dir] + list(extra)), metrics
 
-    def run_probe(self, socket, args, seccomp=NOTHING, name="probe", namespace="crisp-e2e"):
+    def run_probe(self, socket, args, seccomp=NOTHING, name="probe", namespace="crisp-e2e",
+                  command=None):
         """Runs /probe ARGS in a new pod to completion; returns (pod name,
         container name, {syscall: errno}, exit code)."""
         with CriClient(socket) as cri:
@@ -116,7 +134,7 @@ class ComplainEndToEnd(unittest.TestCase):
                 cfg = cri_client.container_config(seccomp, log=True, name=name)
                 del cfg.command[:]
                 del cfg.args[:]
-                cfg.command.extend(["/probe"] + list(args))
+                cfg.command.extend(command or (["/probe"] + list(args)))
                 m = cfg.mounts.add()
                 m.container_path, m.host_path, m.readonly = "/probe", self.probe, True
                 created["container"] = cri.call(
@@ -253,12 +271,36 @@ class ComplainEndToEnd(unittest.TestCase):
             self.assertIn("keyctl(", line[0])
             self.assertIn("unshare(", line[0])
             self.assertEqual(self.report(metrics, "--fail-on-break").returncode, 1)
+            series = ('crisp_complain_syscalls_total{namespace="crisp-e2e",pod="%s",'
+                      'container="breaker",syscall="keyctl"} ' % bad_pod)
+            self.assertIn(series, http_get(metrics, "/metrics"))
             c.wait_for_log("complain: would be blocked pod=crisp-e2e/%s container=breaker "
                            "syscall=keyctl count=1" % bad_pod)
         e, _ = self.crisp("enforce")
         with e:
             _, _, results, code = self.run_probe(e.listen, ["keyctl", "unshare"], name="breaker")
             self.assertEqual(results, {"keyctl": EPERM, "unshare": EPERM})
+
+    def test_short_lived_children_are_attributed(self):
+        # The container's shell forks each probe, which makes one syscall and
+        # exits at once: crisp ties it to the container through the fork,
+        # whether or not the process is still there when the record arrives.
+        c, metrics = self.crisp("complain")
+        with c:
+            pod, name, results, code = self.run_probe(
+                c.listen, None, name="forker",
+                command=["/bin/sh", "-c", "/probe add_key; /probe request_key; /probe setns; "
+                                          "true"])
+            self.assertEqual(code, 0)
+            self.assertEqual(set(results), {"add_key", "request_key", "setns"})
+
+            def seen():
+                row = self.row(self.report_json(metrics), pod, name)
+                return row if row and len(row["syscalls"]) >= 3 else None
+            row = poll("the children's syscalls in the report", seen)
+            self.assertEqual({s["name"] for s in row["syscalls"]},
+                             {"add_key", "request_key", "setns"})
+            self.assertEqual(self.report_json(metrics)["counters"]["unattributed"], 0)
 
     def test_custom_default_profile_gets_its_own_twin(self):
         profile = os.path.join(self.tmp.name, "custom.json")
