@@ -134,6 +134,8 @@ static void read_proc_events(struct crisp_kernel_reader *kr)
                 ssize_t n = recv(kr->proc, buf, sizeof(buf), MSG_DONTWAIT);
                 if (n <= 0)
                         return;
+                if (crisp_report_empty(kr->report))
+                        continue; /* no twin container yet: nothing to follow */
                 for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
                      h = NLMSG_NEXT(h, n)) {
                         if (h->nlmsg_type != NLMSG_DONE)

@@ -194,23 +194,26 @@ static void container_id_of(const uint8_t *p, size_t len, char id[65])
         }
 }
 
+/* Registered as soon as the runtime's answer arrives, before crisp passes
+ * it on: the kubelet's StartContainer, and so the container's processes,
+ * come only after the client has it. */
 static void tap_response(void *call, const uint8_t *data, size_t len)
 {
         struct tap_call *c = call;
-        if (c->twin)
-                container_id_of(data, len, c->id);
+        if (!c->twin || c->id[0] != '\0')
+                return;
+        container_id_of(data, len, c->id);
+        if (c->id[0] == '\0')
+                return;
+        crisp_report_add_container(c->cx->report, c->id, &c->w, (int64_t)time(NULL));
+        log_info("complain: watching pod=%s/%s container=%s id=%.12s", c->w.namespace_, c->w.pod,
+                 c->w.container, c->id);
 }
 
 static void tap_end(void *call, int code, const char *details, size_t details_len)
 {
-        (void)details, (void)details_len;
-        struct tap_call *c = call;
-        if (c->twin && code == 0 && c->id[0] != '\0') {
-                crisp_report_add_container(c->cx->report, c->id, &c->w, (int64_t)time(NULL));
-                log_info("complain: watching pod=%s/%s container=%s id=%.12s", c->w.namespace_,
-                         c->w.pod, c->w.container, c->id);
-        }
-        free(c);
+        (void)code, (void)details, (void)details_len;
+        free(call);
 }
 
 const struct crisp_call_observer *crisp_complain_observer(struct crisp_complain *cx)

@@ -188,6 +188,15 @@ void crisp_report_counters(struct crisp_report *r, struct crisp_report_counters 
         pthread_mutex_unlock(&r->mu);
 }
 
+static int workload_cmp(const void *pa, const void *pb)
+{
+        const struct crisp_workload *a = pa, *b = pb;
+        int c = strcmp(a->namespace_, b->namespace_);
+        if (c == 0)
+                c = strcmp(a->pod, b->pod);
+        return c ? c : strcmp(a->container, b->container);
+}
+
 static json_object *workload_json(const struct crisp_workload *w)
 {
         json_object *o = json_object_new_object();
@@ -199,39 +208,46 @@ static json_object *workload_json(const struct crisp_workload *w)
         return o;
 }
 
-static json_object *find_row(json_object *rows, const struct crisp_workload *w)
-{
-        for (size_t i = 0; i < json_object_array_length(rows); i++) {
-                json_object *o = json_object_array_get_idx(rows, i), *v;
-                json_object_object_get_ex(o, "namespace", &v);
-                if (strcmp(json_object_get_string(v), w->namespace_) != 0)
-                        continue;
-                json_object_object_get_ex(o, "pod", &v);
-                if (strcmp(json_object_get_string(v), w->pod) != 0)
-                        continue;
-                json_object_object_get_ex(o, "container", &v);
-                if (strcmp(json_object_get_string(v), w->container) == 0)
-                        return o;
-        }
-        return NULL;
-}
-
 char *crisp_report_json(struct crisp_report *r)
 {
+        /* Copied out under the lock (a few MiB at most), built without it:
+         * the kernel reader and CreateContainer calls never wait for a report. */
+        size_t n_w = 0, n_f;
+        struct crisp_workload *ws =
+            malloc((CRISP_REPORT_MAX_CONTAINERS + CRISP_REPORT_MAX_FINDINGS) * sizeof(*ws));
+        struct finding *fs = malloc(CRISP_REPORT_MAX_FINDINGS * sizeof(*fs));
+        if (ws == NULL || fs == NULL) {
+                free(ws);
+                free(fs);
+                return NULL;
+        }
+        struct crisp_report_counters counters;
+        pthread_mutex_lock(&r->mu);
+        for (size_t i = 0; i < r->n_containers; i++)
+                if (r->containers[i].used)
+                        ws[n_w++] = r->containers[i].w;
+        n_f = r->n_findings;
+        memcpy(fs, r->findings, n_f * sizeof(*fs));
+        counters = r->c;
+        pthread_mutex_unlock(&r->mu);
+        for (size_t k = 0; k < n_f; k++)
+                ws[n_w++] = fs[k].w; /* a workload whose containers were forgotten */
+        qsort(ws, n_w, sizeof(*ws), workload_cmp);
+        size_t n_unique = 0;
+        for (size_t i = 0; i < n_w; i++)
+                if (n_unique == 0 || workload_cmp(&ws[n_unique - 1], &ws[i]) != 0)
+                        ws[n_unique++] = ws[i];
+
         json_object *root = json_object_new_object();
         json_object *rows = json_object_new_array();
         json_object_object_add(root, "workloads", rows);
-        pthread_mutex_lock(&r->mu);
-        for (size_t i = 0; i < r->n_containers; i++)
-                if (r->containers[i].used && find_row(rows, &r->containers[i].w) == NULL)
-                        json_object_array_add(rows, workload_json(&r->containers[i].w));
-        for (size_t k = 0; k < r->n_findings; k++) {
-                const struct finding *f = &r->findings[k];
-                json_object *row = find_row(rows, &f->w);
-                if (row == NULL) {
-                        row = workload_json(&f->w);
-                        json_object_array_add(rows, row);
-                }
+        for (size_t i = 0; i < n_unique; i++)
+                json_object_array_add(rows, workload_json(&ws[i]));
+        for (size_t k = 0; k < n_f; k++) {
+                const struct finding *f = &fs[k];
+                const struct crisp_workload *at =
+                    bsearch(&f->w, ws, n_unique, sizeof(*ws), workload_cmp);
+                json_object *row = json_object_array_get_idx(rows, (size_t)(at - ws));
                 json_object_object_add(row, "would_break", json_object_new_boolean(1));
                 json_object *list, *s = json_object_new_object();
                 json_object_object_get_ex(row, "syscalls", &list);
@@ -241,20 +257,29 @@ char *crisp_report_json(struct crisp_report *r)
                 json_object_object_add(s, "last_seen", json_object_new_int64(f->last));
                 json_object_array_add(list, s);
         }
+        free(ws);
+        free(fs);
         json_object *c = json_object_new_object();
-        json_object_object_add(c, "records", json_object_new_uint64(r->c.records));
-        json_object_object_add(c, "unattributed", json_object_new_uint64(r->c.unattributed));
-        json_object_object_add(c, "unparsed", json_object_new_uint64(r->c.unparsed));
-        json_object_object_add(c, "lost", json_object_new_uint64(r->c.lost));
-        json_object_object_add(c, "dropped", json_object_new_uint64(r->c.dropped));
-        json_object_object_add(c, "twin_failures", json_object_new_uint64(r->c.twin_failures));
-        pthread_mutex_unlock(&r->mu);
+        json_object_object_add(c, "records", json_object_new_uint64(counters.records));
+        json_object_object_add(c, "unattributed", json_object_new_uint64(counters.unattributed));
+        json_object_object_add(c, "unparsed", json_object_new_uint64(counters.unparsed));
+        json_object_object_add(c, "lost", json_object_new_uint64(counters.lost));
+        json_object_object_add(c, "dropped", json_object_new_uint64(counters.dropped));
+        json_object_object_add(c, "twin_failures", json_object_new_uint64(counters.twin_failures));
         json_object_object_add(root, "counters", c);
         const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
         char *out = text ? strdup(text) : NULL;
         json_object_put(root);
         return out;
+}
+
+bool crisp_report_empty(struct crisp_report *r)
+{
+        pthread_mutex_lock(&r->mu);
+        bool empty = r->n_containers == 0;
+        pthread_mutex_unlock(&r->mu);
+        return empty;
 }
 
 /* Prometheus label values: backslash, quote and newline escaped. */

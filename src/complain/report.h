@@ -63,6 +63,9 @@ bool crisp_report_pid(struct crisp_report *r, int pid, char id[65]);
 uint64_t crisp_report_hit(struct crisp_report *r, const char *id, const char *syscall, int64_t now,
                           struct crisp_workload *w);
 
+/* No container is known (the reader then skips process events). */
+bool crisp_report_empty(struct crisp_report *r);
+
 /* Counters. */
 void crisp_report_count(struct crisp_report *r, const struct crisp_report_counters *add);
 void crisp_report_counters(struct crisp_report *r, struct crisp_report_counters *out);
@@ -70,7 +73,8 @@ void crisp_report_counters(struct crisp_report *r, struct crisp_report_counters 
 /* The report as JSON (malloc'ed): {"workloads": [{"namespace", "pod",
  * "container", "would_break", "syscalls": [{"name", "count", "first_seen",
  * "last_seen"}]}], "counters": {...}}; times are Unix seconds. One
- * workload per (namespace, pod, container), its restarts merged. */
+ * workload per (namespace, pod, container), its restarts merged, sorted
+ * by namespace, pod and container. */
 char *crisp_report_json(struct crisp_report *r);
 
 /* Prometheus text for crisp_complain_* (appended to /metrics). */
