@@ -21,6 +21,7 @@ Run from the repo root:
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -341,6 +342,29 @@ class ComplainEndToEnd(unittest.TestCase):
             c.wait_for_log("gets enforce's profile RuntimeDefault instead")
             out = self.report_json(os.path.join(self.tmp.name, "m-fallback.sock"))
             self.assertGreaterEqual(out["counters"]["twin_failures"], 1)
+
+    def test_a_reload_turns_complain_on(self):
+        config = os.path.join(self.tmp.name, "reload.yaml")
+        with open(config, "w") as f:
+            f.write("mode: enforce\n")
+        c, metrics = self.crisp("enforce", "--config", config)
+        c.args.remove("--mode")
+        c.args.remove("enforce")
+        with c:
+            _, _, results, _ = self.run_probe(c.listen, ["keyctl"], name="before")
+            self.assertEqual(results, {"keyctl": EPERM})
+            with open(config, "w") as f:
+                f.write("mode: complain\n")
+            c.signal(signal.SIGHUP)
+            c.wait_for_log("mode=complain")
+            pod, name, results, _ = self.run_probe(c.listen, ["keyctl"], name="after")
+            self.assertNotEqual(results["keyctl"], EPERM)
+
+            def seen():
+                row = self.row(self.report_json(metrics), pod, name)
+                return row if row and row["syscalls"] else None
+            row = poll("the report after the reload", seen)
+            self.assertEqual([s["name"] for s in row["syscalls"]], ["keyctl"])
 
     def test_well_behaved_pods_only_pass_the_gate(self):
         c, metrics = self.crisp("complain")
