@@ -5,7 +5,8 @@
  *   - a call observer that learns, from each CreateContainer crisp gave a
  *     twin, the container id (its response) and the pod identity;
  *   - the kernel reader (proxy/complain_kernel.c): seccomp records from
- *     /dev/kmsg, attributed to containers (src/complain/report.h).
+ *     the audit socket or /dev/kmsg, attributed to containers
+ *     (src/complain/report.h).
  * The reader starts with the first twin, so a reload into complain mode
  * needs no restart. */
 #ifndef CRISP_COMPLAIN_H
@@ -19,8 +20,9 @@
 
 struct crisp_complain;
 
-/* `dir`: where twins go (the options' complain_dir). */
-struct crisp_complain *crisp_complain_new(const char *dir);
+/* `dir`: where twins go (the options' complain_dir); `source`: where the
+ * kernel's records are read (enum crisp_complain_source). */
+struct crisp_complain *crisp_complain_new(const char *dir, int source);
 /* Stops the kernel reader and frees everything (NULL is fine). */
 void crisp_complain_free(struct crisp_complain *cx);
 
@@ -36,8 +38,9 @@ struct crisp_report *crisp_complain_report(struct crisp_complain *cx);
 struct crisp_kernel_reader;
 /* Starts reading /dev/kmsg (new records only) and the process events
  * that keep pid -> container current. */
-int crisp_kernel_reader_start(struct crisp_report *report, struct crisp_kernel_reader **out,
-                              crisp_error **err);
+/* `source`: enum crisp_complain_source (config/settings.h). */
+int crisp_kernel_reader_start(struct crisp_report *report, int source,
+                              struct crisp_kernel_reader **out, crisp_error **err);
 void crisp_kernel_reader_stop(struct crisp_kernel_reader *kr);
 
 #endif

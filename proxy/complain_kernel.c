@@ -1,7 +1,12 @@
 /* issue 14: the kernel reader of complain mode, on a thread of its own.
  *
- * Records: /dev/kmsg, where the kernel prints audit type=1326 records
- * when no audit daemon takes them (each SCMP_ACT_LOG of a twin is one).
+ * Records: each SCMP_ACT_LOG of a twin is an audit type=1326 record. crisp
+ * reads them from the audit netlink socket's read-only multicast group
+ * (AUDIT_NLGRP_READLOG, CAP_AUDIT_READ): every record, with or without
+ * auditd, not rate-limited. Without it (--complain-source kmsg, or a
+ * kernel or capability set that refuses the group) from /dev/kmsg, where
+ * the kernel prints them through printk's rate limiter when no audit
+ * daemon takes them.
  * Attribution: a record names a host pid, and the process may be gone by
  * the time crisp reads it (the kernel's audit thread prints the record
  * after the syscall returned). So crisp keeps pid -> container current
@@ -13,6 +18,7 @@
  * when the record arrives. A record still unattributed is counted. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
@@ -31,10 +37,12 @@
 #include "complain.h"
 #include "complain/kernel_record.h"
 #include "base/log.h"
+#include "config/settings.h"
 
 struct crisp_kernel_reader {
         struct crisp_report *report;
-        int kmsg, proc, stop;
+        int records, proc, stop; /* records: the audit socket or /dev/kmsg */
+        bool audit;
         pthread_t thread;
 };
 
@@ -94,7 +102,7 @@ static void read_kmsg(struct crisp_kernel_reader *kr)
 {
         char buf[8192];
         for (;;) {
-                ssize_t n = read(kr->kmsg, buf, sizeof(buf));
+                ssize_t n = read(kr->records, buf, sizeof(buf));
                 if (n < 0 && errno == EPIPE) {
                         /* records were overwritten before crisp read them */
                         struct crisp_report_counters lost = {.lost = 1};
@@ -123,6 +131,44 @@ static void read_kmsg(struct crisp_kernel_reader *kr)
                 }
                 case CRISP_KMSG_OTHER:
                         break;
+                }
+        }
+}
+
+static void count_kind(struct crisp_kernel_reader *kr, enum crisp_kmsg_kind kind,
+                       const struct crisp_seccomp_record *rec)
+{
+        struct crisp_report_counters add = {0};
+        if (kind == CRISP_KMSG_SECCOMP)
+                on_seccomp(kr, rec);
+        else if (kind == CRISP_KMSG_MALFORMED)
+                add.unparsed = 1;
+        else if (kind == CRISP_KMSG_SUPPRESSED)
+                add.lost = rec->lost;
+        if (add.unparsed || add.lost)
+                crisp_report_count(kr->report, &add);
+}
+
+static void read_audit(struct crisp_kernel_reader *kr)
+{
+        char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
+        for (;;) {
+                ssize_t n = recv(kr->records, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n < 0 && errno == ENOBUFS) {
+                        /* the socket overran: records lost, how many unknown */
+                        struct crisp_report_counters lost = {.lost = 1};
+                        crisp_report_count(kr->report, &lost);
+                        log_warn("complain: the audit socket overran; records were lost");
+                        continue;
+                }
+                if (n <= 0)
+                        return;
+                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+                     h = NLMSG_NEXT(h, n)) {
+                        struct crisp_seccomp_record rec;
+                        enum crisp_kmsg_kind kind = crisp_audit_parse(
+                            h->nlmsg_type, NLMSG_DATA(h), h->nlmsg_len - NLMSG_HDRLEN, &rec);
+                        count_kind(kr, kind, &rec);
                 }
         }
 }
@@ -175,7 +221,7 @@ static void *reader_main(void *arg)
         struct crisp_kernel_reader *kr = arg;
         struct pollfd fds[3] = {{.fd = kr->stop, .events = POLLIN},
                                 {.fd = kr->proc, .events = POLLIN},
-                                {.fd = kr->kmsg, .events = POLLIN}};
+                                {.fd = kr->records, .events = POLLIN}};
         for (;;) {
                 int r = poll(fds, 3, -1);
                 if (r < 0 && errno == EINTR)
@@ -185,8 +231,12 @@ static void *reader_main(void *arg)
                 /* Process events first: they say whose a record's pid is. */
                 if (fds[1].revents & POLLIN)
                         read_proc_events(kr);
-                if (fds[2].revents & (POLLIN | POLLERR))
-                        read_kmsg(kr);
+                if (fds[2].revents & (POLLIN | POLLERR)) {
+                        if (kr->audit)
+                                read_audit(kr);
+                        else
+                                read_kmsg(kr);
+                }
         }
         return NULL;
 }
@@ -224,21 +274,63 @@ static int proc_events_open(crisp_error **err)
         return s;
 }
 
-int crisp_kernel_reader_start(struct crisp_report *report, struct crisp_kernel_reader **out,
-                              crisp_error **err)
+/* The audit netlink socket, bound to the read-only multicast group. */
+static int audit_open(crisp_error **err)
+{
+        int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+        if (s < 0)
+                return crisp_error_set_errno(err, errno, "complain: no audit netlink socket");
+        int rcv = 8 << 20;
+        setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+        struct sockaddr_nl addr = {.nl_family = AF_NETLINK,
+                                   .nl_groups = 1u << (AUDIT_NLGRP_READLOG - 1)};
+        if (bind(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                int e = errno;
+                close(s);
+                return crisp_error_set_errno(err, e,
+                                             "complain: cannot join the audit log group "
+                                             "(needs CAP_AUDIT_READ)");
+        }
+        return s;
+}
+
+static int kmsg_open(crisp_error **err)
+{
+        int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return crisp_error_set_errno(err, errno, "complain: cannot open /dev/kmsg");
+        lseek(fd, 0, SEEK_END); /* what happened before crisp is not its to judge */
+        return fd;
+}
+
+int crisp_kernel_reader_start(struct crisp_report *report, int source,
+                              struct crisp_kernel_reader **out, crisp_error **err)
 {
         *out = NULL;
         struct crisp_kernel_reader *kr = calloc(1, sizeof(*kr));
         if (kr == NULL)
                 return crisp_error_set(err, ENOMEM, "complain: out of memory");
         kr->report = report;
-        kr->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (kr->kmsg < 0) {
-                int e = errno;
-                free(kr);
-                return crisp_error_set_errno(err, e, "complain: cannot open /dev/kmsg");
+        kr->records = -1;
+        if (source != CRISP_COMPLAIN_SOURCE_KMSG) {
+                _cleanup_error_ crisp_error *audit_err = NULL;
+                kr->records = audit_open(&audit_err);
+                kr->audit = kr->records >= 0;
+                if (kr->records < 0 && source == CRISP_COMPLAIN_SOURCE_AUDIT) {
+                        crisp_error_set(err, audit_err->code, "%s", audit_err->msg);
+                        free(kr);
+                        return -audit_err->code;
+                }
+                if (kr->records < 0)
+                        log_warn("%s; reading /dev/kmsg instead (rate-limited by printk)",
+                                 audit_err->msg);
         }
-        lseek(kr->kmsg, 0, SEEK_END); /* what happened before crisp is not its to judge */
+        if (kr->records < 0)
+                kr->records = kmsg_open(err);
+        if (kr->records < 0) {
+                free(kr);
+                return -EIO;
+        }
         kr->proc = proc_events_open(err);
         kr->stop = eventfd(0, EFD_CLOEXEC);
         if (kr->proc < 0 || kr->stop < 0 ||
@@ -248,11 +340,12 @@ int crisp_kernel_reader_start(struct crisp_report *report, struct crisp_kernel_r
                         close(kr->proc);
                 if (kr->stop >= 0)
                         close(kr->stop);
-                close(kr->kmsg);
+                close(kr->records);
                 free(kr);
                 return crisp_error_set_errno(err, e, "complain: cannot start the kernel reader");
         }
-        log_info("complain: reading seccomp records from /dev/kmsg");
+        log_info("complain: reading seccomp records from %s",
+                 kr->audit ? "the audit netlink socket (AUDIT_NLGRP_READLOG)" : "/dev/kmsg");
         *out = kr;
         return 0;
 }
@@ -267,6 +360,6 @@ void crisp_kernel_reader_stop(struct crisp_kernel_reader *kr)
         pthread_join(kr->thread, NULL);
         close(kr->stop);
         close(kr->proc);
-        close(kr->kmsg);
+        close(kr->records);
         free(kr);
 }

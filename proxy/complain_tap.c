@@ -19,6 +19,7 @@ struct crisp_complain {
         struct crisp_report *report;
         char dir[4096];
         unsigned kernel_major, kernel_minor;
+        int source;
 
         pthread_mutex_t mu; /* the cache and the reader's start */
         struct {
@@ -41,7 +42,7 @@ static void start_reader(struct crisp_complain *cx)
         if (cx->reader || cx->reader_failed)
                 return;
         _cleanup_error_ crisp_error *err = NULL;
-        if (crisp_kernel_reader_start(cx->report, &cx->reader, &err) < 0) {
+        if (crisp_kernel_reader_start(cx->report, cx->source, &cx->reader, &err) < 0) {
                 cx->reader_failed = true;
                 log_error("complain: cannot read the kernel's seccomp records: %s; containers "
                           "still run under twins, but crisp report will not see what they do",
@@ -221,7 +222,7 @@ const struct crisp_call_observer *crisp_complain_observer(struct crisp_complain 
         return &cx->observer;
 }
 
-struct crisp_complain *crisp_complain_new(const char *dir)
+struct crisp_complain *crisp_complain_new(const char *dir, int source)
 {
         struct crisp_complain *cx = calloc(1, sizeof(*cx));
         if (cx == NULL)
@@ -232,6 +233,7 @@ struct crisp_complain *crisp_complain_new(const char *dir)
                 return NULL;
         }
         snprintf(cx->dir, sizeof(cx->dir), "%s", dir);
+        cx->source = source;
         struct utsname u;
         if (uname(&u) == 0)
                 sscanf(u.release, "%u.%u", &cx->kernel_major, &cx->kernel_minor);

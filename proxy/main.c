@@ -361,7 +361,7 @@ int main(int argc, char **argv)
         struct control ctl = {.opts = &opts, .argc = argc, .argv = argv};
         /* issue 14: complain mode's twins and report; always there, so a
          * reload can turn complain on (its kernel reader starts then). */
-        ctl.complain = crisp_complain_new(opts.complain_dir);
+        ctl.complain = crisp_complain_new(opts.complain_dir, (int)opts.complain_source);
         if (ctl.complain == NULL) {
                 log_error("cannot start: out of memory");
                 crisp_options_release(&opts);

@@ -38,13 +38,21 @@ static bool number(struct view *v, unsigned base, uint64_t *out)
         return v->p > start;
 }
 
-/* Finds " key=" (or the key at the start of the message) in [msg, end);
- * returns the value's start or NULL. */
+/* Finds " key=" (or the key at the start of the message) in [msg, end),
+ * outside quoted values (the kernel quotes comm and exe only when they hold
+ * no space, but a value must never be able to fake a key); returns the
+ * value's start or NULL. */
 static const char *find_key(const char *msg, const char *end, const char *key)
 {
         size_t k = strlen(key);
-        for (const char *p = msg; p + k + 1 <= end; p++) {
-                if ((p == msg || p[-1] == ' ') && memcmp(p, key, k) == 0 && p[k] == '=')
+        bool quoted = false;
+        for (const char *p = msg; p < end; p++) {
+                if (*p == '"') {
+                        quoted = !quoted;
+                        continue;
+                }
+                if (!quoted && (p == msg || p[-1] == ' ') && (size_t)(end - p) >= k + 1 &&
+                    memcmp(p, key, k) == 0 && p[k] == '=')
                         return p + k + 1;
         }
         return NULL;
@@ -78,6 +86,9 @@ static void comm_of(const char *msg, const char *end, char *out, size_t size)
         }
         out[n] = '\0';
 }
+
+static enum crisp_kmsg_kind seccomp_fields(const char *msg, const char *end,
+                                           struct crisp_seccomp_record *out);
 
 enum crisp_kmsg_kind crisp_kmsg_parse(const char *data, size_t len,
                                       struct crisp_seccomp_record *out)
@@ -117,7 +128,25 @@ enum crisp_kmsg_kind crisp_kmsg_parse(const char *data, size_t len,
         size_t al = sizeof(audit) - 1;
         if ((size_t)(end - msg) < al || memcmp(msg, audit, al) != 0)
                 return CRISP_KMSG_OTHER;
-        msg += al;
+        return seccomp_fields(msg + al, end, out);
+}
+
+enum crisp_kmsg_kind crisp_audit_parse(int type, const char *data, size_t len,
+                                       struct crisp_seccomp_record *out)
+{
+        memset(out, 0, sizeof(*out));
+        if (type != CRISP_AUDIT_SECCOMP)
+                return CRISP_KMSG_OTHER;
+        const char *end = data + len;
+        const char *nul = memchr(data, '\0', len);
+        if (nul != NULL)
+                end = nul; /* the kernel's text may carry its terminating NUL */
+        return seccomp_fields(data, end, out);
+}
+
+static enum crisp_kmsg_kind seccomp_fields(const char *msg, const char *end,
+                                           struct crisp_seccomp_record *out)
+{
         uint64_t pid, arch, nr, code;
         if (!key_number(msg, end, "pid", 10, &pid) || pid == 0 || pid > 0x7fffffff ||
             !key_number(msg, end, "arch", 16, &arch) || arch > UINT32_MAX ||

@@ -1,5 +1,7 @@
 /* issue 14 (complain mode): the kernel's records, parsed. Pure code.
  *
+ * - the audit netlink multicast group's records (crisp_audit_parse), the
+ *   route crisp prefers;
  * - /dev/kmsg records: "PRI,SEQ,USEC,FLAGS;MESSAGE" and optional
  *   continuation lines. The one crisp wants is the seccomp audit record the
  *   kernel prints when no audit daemon takes it:
@@ -41,6 +43,14 @@ struct crisp_seccomp_record {
  * NUL-terminated, any bytes). */
 enum crisp_kmsg_kind crisp_kmsg_parse(const char *data, size_t len,
                                       struct crisp_seccomp_record *out);
+
+/* The same record from the audit netlink socket's read-only multicast
+ * group (AUDIT_NLGRP_READLOG): nlmsg_type `type` (CRISP_AUDIT_SECCOMP for
+ * seccomp) and its text "audit(1796287490.654:7): auid=... pid=...", `len`
+ * bytes. This route is not rate-limited and works with auditd running. */
+#define CRISP_AUDIT_SECCOMP 1326
+enum crisp_kmsg_kind crisp_audit_parse(int type, const char *data, size_t len,
+                                       struct crisp_seccomp_record *out);
 
 /* Finds in /proc/<pid>/cgroup text the first 64-hex-digit path component
  * (optionally "cri-containerd-<id>.scope"); copies it to id[65]. */

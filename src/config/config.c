@@ -273,6 +273,16 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                 return each_pair(rd, v, key, on_record, err);
         if (strcmp(key, "podSpec") == 0)
                 return each_pair(rd, v, key, on_pod_spec, err);
+        if (strcmp(key, "complainSource") == 0) {
+                if ((r = scalar(rd, v, key, &s, err)) < 0)
+                        return r;
+                if (crisp_complain_source_parse(s, &o->complain_source) < 0)
+                        return crisp_error_set(err, EINVAL,
+                                               "%s:%lu: complainSource: '%s' is not auto, audit "
+                                               "or kmsg",
+                                               rd->file, crisp_yaml_line(v), s);
+                return 0;
+        }
         if (strcmp(key, "complainDir") == 0) {
                 if ((r = scalar(rd, v, key, &s, err)) < 0)
                         return r;
@@ -284,7 +294,7 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
         return unknown(rd, k, "", key,
                        "listen, runtimeEndpoint, mode, ambiguousUnconfined, defaultProfile, "
                        "exemptions, log, metrics, record, podSpec, maxMessageSize, socketMode, "
-                       "shutdownGracePeriod, threads, complainDir",
+                       "shutdownGracePeriod, threads, complainDir, complainSource",
                        err);
 }
 

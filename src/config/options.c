@@ -37,6 +37,7 @@ enum {
         OPT_POD_MANIFEST_PATH,
         OPT_POD_SPEC_WAIT,
         OPT_COMPLAIN_DIR,
+        OPT_COMPLAIN_SOURCE,
 };
 
 static const struct option long_options[] = {
@@ -63,6 +64,7 @@ static const struct option long_options[] = {
     {"pod-manifest-path", required_argument, NULL, OPT_POD_MANIFEST_PATH},
     {"pod-spec-wait-ms", required_argument, NULL, OPT_POD_SPEC_WAIT},
     {"complain-dir", required_argument, NULL, OPT_COMPLAIN_DIR},
+    {"complain-source", required_argument, NULL, OPT_COMPLAIN_SOURCE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -122,6 +124,9 @@ void crisp_options_usage(FILE *out)
               "                                waited for (default 250)\n"
               "  --complain-dir DIR            where --mode complain writes its twin profiles\n"
               "                                (default /var/lib/crisp/complain)\n"
+              "  --complain-source SOURCE      where complain mode reads seccomp records: audit\n"
+              "                                (the audit netlink socket), kmsg (/dev/kmsg) or\n"
+              "                                auto (default: audit, else kmsg)\n"
               "  --help                        print this help\n"
               "  --version                     print the version\n",
               out);
@@ -315,6 +320,13 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                         if (r < 0)
                                 return r;
                         opts->pod_spec_wait_ms = v;
+                        break;
+                case OPT_COMPLAIN_SOURCE:
+                        if (crisp_complain_source_parse(optarg, &opts->complain_source) < 0)
+                                return crisp_error_set(err, EINVAL,
+                                                       "--complain-source: '%s' is not auto, "
+                                                       "audit or kmsg",
+                                                       optarg);
                         break;
                 case OPT_COMPLAIN_DIR:
                         r = crisp_options_set_path("--complain-dir", optarg, opts->complain_dir,

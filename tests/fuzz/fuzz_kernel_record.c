@@ -2,7 +2,9 @@
  * (src/complain/kernel_record.c, crisp_kmsg_parse), and the cgroup text
  * crisp reads container ids from (crisp_cgroup_container_id).
  *
- * Input: the record's bytes (any bytes: a record is not NUL-terminated).
+ * Input: the record's bytes (any bytes: a record is not NUL-terminated),
+ * read both as a /dev/kmsg record and as an audit socket record's text
+ * (crisp_audit_parse).
  *
  * Invariants, besides ASan/UBSan (which catch any read past the input):
  *  1. The kind is one of the four; a seccomp record has pid > 0 and a
@@ -42,6 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
                 CHECK(r.pid == 0, "pid %d for kind %d", r.pid, (int)kind);
         }
+        /* the same bytes as an audit socket record's text */
+        kind = crisp_audit_parse(CRISP_AUDIT_SECCOMP, copy, size, &r);
+        CHECK(kind == CRISP_KMSG_OTHER || kind == CRISP_KMSG_SECCOMP ||
+                  kind == CRISP_KMSG_MALFORMED,
+              "audit kind %d", (int)kind);
+        if (kind == CRISP_KMSG_SECCOMP)
+                CHECK(r.pid > 0 && memchr(r.comm, 0, sizeof(r.comm)) != NULL, "audit pid %d",
+                      r.pid);
+        else
+                CHECK(r.pid == 0, "audit pid %d for kind %d", r.pid, (int)kind);
         char id[65];
         if (crisp_cgroup_container_id(copy, size, id)) {
                 CHECK(strlen(id) == 64, "id of %zu bytes", strlen(id));

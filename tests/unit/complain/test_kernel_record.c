@@ -116,6 +116,37 @@ static void no_read_past_the_end(void **state)
         }
 }
 
+static void audit_socket_records(void **state)
+{
+        (void)state;
+        struct crisp_seccomp_record r;
+        const char text[] = "audit(1796289325.370:270): auid=4294967295 uid=0 gid=0 "
+                            "ses=4294967295 pid=14993 comm=\"t\" exe=\"/tmp/cx/t\" sig=0 "
+                            "arch=c000003e syscall=250 compat=0 ip=0x7fa83248c829 "
+                            "code=0x7ffc0000";
+        /* with and without the kernel's terminating NUL */
+        assert_int_equal(crisp_audit_parse(1326, text, sizeof(text), &r), CRISP_KMSG_SECCOMP);
+        assert_int_equal(r.pid, 14993);
+        assert_int_equal(r.syscall, 250);
+        assert_int_equal(r.code, CRISP_SECCOMP_RET_LOG);
+        assert_int_equal(crisp_audit_parse(1326, text, sizeof(text) - 1, &r), CRISP_KMSG_SECCOMP);
+        assert_int_equal(crisp_audit_parse(1300, text, sizeof(text), &r), CRISP_KMSG_OTHER);
+        assert_int_equal(r.pid, 0);
+        assert_int_equal(crisp_audit_parse(1326, "audit(1.2:3): pid=1", 19, &r),
+                         CRISP_KMSG_MALFORMED);
+}
+
+static void a_quoted_value_cannot_fake_a_key(void **state)
+{
+        (void)state;
+        struct crisp_seccomp_record r;
+        const char *s = "audit(1.2:3): pid=5 comm=\"x syscall=1 code=0x0\" exe=\"/e\" "
+                        "arch=c000003e syscall=250 code=0x7ffc0000";
+        assert_int_equal(crisp_audit_parse(1326, s, strlen(s), &r), CRISP_KMSG_SECCOMP);
+        assert_int_equal(r.syscall, 250);
+        assert_int_equal(r.code, CRISP_SECCOMP_RET_LOG);
+}
+
 static void container_ids_in_cgroups(void **state)
 {
         (void)state;
@@ -147,6 +178,8 @@ int main(void)
             cmocka_unit_test(malformed),
             cmocka_unit_test(no_read_past_the_end),
             cmocka_unit_test(container_ids_in_cgroups),
+            cmocka_unit_test(audit_socket_records),
+            cmocka_unit_test(a_quoted_value_cannot_fake_a_key),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
