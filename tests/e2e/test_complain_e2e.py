@@ -391,6 +391,38 @@ class ComplainEndToEnd(unittest.TestCase):
                     row = poll("the report (%s)" % source, seen)
                     self.assertEqual({s["name"] for s in row["syscalls"]}, {"keyctl", "unshare"})
 
+    def test_two_capabilities_are_enough(self):
+        # What deploy/systemd/40-complain.conf grants: root with only
+        # CAP_AUDIT_READ (the audit log group) and CAP_NET_ADMIN (process
+        # events) in its bounding set still sees, attributes and reports.
+        wrapper = os.path.join(self.tmp.name, "crisp-two-caps")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec setpriv --bounding-set=-all,+audit_read,+net_admin "
+                    "--inh-caps=-all -- %s \"$@\"\n" % crisp_binary())
+        os.chmod(wrapper, 0o755)
+        saved = os.environ["CRISP_BIN"]
+        os.environ["CRISP_BIN"] = wrapper
+        try:
+            c, metrics = self.crisp("complain")
+            with c:
+                with open("/proc/%d/status" % c.proc.pid) as f:
+                    eff = [ln.split()[1] for ln in f if ln.startswith("CapEff:")][0]
+                # bit 12 CAP_NET_ADMIN, bit 37 CAP_AUDIT_READ, nothing else
+                self.assertEqual(int(eff, 16), (1 << 12) | (1 << 37))
+                pod, name, _, code = self.run_probe(
+                    c.listen, None, name="capped",
+                    command=["/bin/sh", "-c", "/probe keyctl; /probe unshare; true"])
+                self.assertEqual(code, 0)
+                c.wait_for_log("reading seccomp records from the audit netlink socket")
+
+                def seen():
+                    row = self.row(self.report_json(metrics), pod, name)
+                    return row if row and len(row["syscalls"]) >= 2 else None
+                row = poll("the report with two capabilities", seen)
+                self.assertEqual({s["name"] for s in row["syscalls"]}, {"keyctl", "unshare"})
+        finally:
+            os.environ["CRISP_BIN"] = saved
+
     def test_well_behaved_pods_only_pass_the_gate(self):
         c, metrics = self.crisp("complain")
         with c:
