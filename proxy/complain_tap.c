@@ -1,3 +1,6 @@
+/* issue 14: complain mode in the daemon: the twin maker the rewriter calls
+ * (cached per capability set) and the CreateContainer observer that tells
+ * the report which container runs under a twin; complain.h. */
 #include "complain.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* issue 14: parsing the kernel's seccomp records (the audit socket's text,
+ * /dev/kmsg lines) and container ids in cgroup paths; kernel_record.h. */
 #include "complain/kernel_record.h"
 
 #include <string.h>

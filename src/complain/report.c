@@ -1,3 +1,5 @@
+/* issue 14: complain mode's bounded tables behind one mutex, the /complain
+ * JSON and the crisp_complain_* series; report.h. */
 #include "complain/report.h"
 
 #include <json-c/json.h>

@@ -1,3 +1,6 @@
+/* issue 14: twin profiles: containerd 1.6's RuntimeDefault as crisp's own
+ * table, the capability rules it depends on, custom-profile twins and
+ * writing them; twin.h. */
 #include "complain/twin.h"
 
 #include <ctype.h>

@@ -1,3 +1,5 @@
+/* issue 14: `crisp report`: GET /complain from the metrics listener (a
+ * unix socket or HOST:PORT), printed as a table or as JSON; report_main.h. */
 #include "report_main.h"
 
 #include <arpa/inet.h>
