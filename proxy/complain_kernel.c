@@ -331,10 +331,16 @@ int crisp_kernel_reader_start(struct crisp_report *report, int source,
                 free(kr);
                 return -EIO;
         }
-        kr->proc = proc_events_open(err);
+        {
+                _cleanup_error_ crisp_error *proc_err = NULL;
+                kr->proc = proc_events_open(&proc_err);
+                if (kr->proc < 0) /* poll() skips a negative fd */
+                        log_warn("%s (needs CAP_NET_ADMIN): a process that exits before its "
+                                 "record is read will count as unattributed",
+                                 proc_err->msg);
+        }
         kr->stop = eventfd(0, EFD_CLOEXEC);
-        if (kr->proc < 0 || kr->stop < 0 ||
-            (errno = pthread_create(&kr->thread, NULL, reader_main, kr)) != 0) {
+        if (kr->stop < 0 || (errno = pthread_create(&kr->thread, NULL, reader_main, kr)) != 0) {
                 int e = errno;
                 if (kr->proc >= 0)
                         close(kr->proc);
@@ -359,7 +365,8 @@ void crisp_kernel_reader_stop(struct crisp_kernel_reader *kr)
                 log_warn("complain: cannot stop the kernel reader: %s", strerror(errno));
         pthread_join(kr->thread, NULL);
         close(kr->stop);
-        close(kr->proc);
+        if (kr->proc >= 0)
+                close(kr->proc);
         close(kr->records);
         free(kr);
 }

@@ -423,6 +423,24 @@ class ComplainEndToEnd(unittest.TestCase):
         finally:
             os.environ["CRISP_BIN"] = saved
 
+    def test_without_process_events_it_says_what_it_loses(self):
+        wrapper = os.path.join(self.tmp.name, "crisp-audit-only")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec setpriv --bounding-set=-all,+audit_read --inh-caps=-all "
+                    "-- %s \"$@\"\n" % crisp_binary())
+        os.chmod(wrapper, 0o755)
+        saved = os.environ["CRISP_BIN"]
+        os.environ["CRISP_BIN"] = wrapper
+        try:
+            c, _ = self.crisp("complain")
+            with c:
+                _, _, _, code = self.run_probe(c.listen, ["getpid"], name="no-events")
+                self.assertEqual(code, 0)
+                c.wait_for_log("(needs CAP_NET_ADMIN): a process that exits before its record "
+                               "is read will count as unattributed")
+        finally:
+            os.environ["CRISP_BIN"] = saved
+
     def test_well_behaved_pods_only_pass_the_gate(self):
         c, metrics = self.crisp("complain")
         with c:
