@@ -70,21 +70,6 @@ static bool container_of_pid(struct crisp_report *report, int pid, char id[65])
         return false;
 }
 
-/* The next netlink message of buf[0..len) at *off, or NULL. Checked by
- * hand: NLMSG_NEXT steps by the aligned length, which can pass the end of a
- * datagram whose last message is not padded (the audit socket's are not),
- * and NLMSG_OK then reads on if its length went through size_t. */
-static const struct nlmsghdr *next_message(const char *buf, size_t len, size_t *off)
-{
-        if (*off > len || len - *off < sizeof(struct nlmsghdr))
-                return NULL;
-        const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + *off);
-        if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - *off)
-                return NULL;
-        *off += NLMSG_ALIGN(h->nlmsg_len);
-        return h;
-}
-
 static void on_seccomp(struct crisp_kernel_reader *kr, const struct crisp_seccomp_record *rec)
 {
         if (rec->code != CRISP_SECCOMP_RET_LOG)
@@ -179,7 +164,7 @@ static void read_audit(struct crisp_kernel_reader *kr)
                 if (n <= 0)
                         return;
                 size_t off = 0;
-                for (const struct nlmsghdr *h; (h = next_message(buf, (size_t)n, &off));) {
+                for (const struct nlmsghdr *h; (h = crisp_netlink_next(buf, (size_t)n, &off));) {
                         struct crisp_seccomp_record rec;
                         enum crisp_kmsg_kind kind =
                             crisp_audit_parse(h->nlmsg_type, (const char *)NLMSG_DATA(h),
@@ -199,7 +184,7 @@ static void read_proc_events(struct crisp_kernel_reader *kr)
                 if (crisp_report_empty(kr->report))
                         continue; /* no twin container yet: nothing to follow */
                 size_t off = 0;
-                for (const struct nlmsghdr *h; (h = next_message(buf, (size_t)n, &off));) {
+                for (const struct nlmsghdr *h; (h = crisp_netlink_next(buf, (size_t)n, &off));) {
                         if (h->nlmsg_type != NLMSG_DONE)
                                 continue;
                         struct cn_msg cn;

@@ -2,6 +2,7 @@
  * /dev/kmsg lines) and container ids in cgroup paths; kernel_record.h. */
 #include "complain/kernel_record.h"
 
+#include <linux/netlink.h>
 #include <string.h>
 
 /* A bounded view of the bytes: nothing here reads past `end`. */
@@ -185,4 +186,18 @@ bool crisp_cgroup_container_id(const char *text, size_t len, char id[65])
                 }
         }
         return false;
+}
+
+const struct nlmsghdr *crisp_netlink_next(const char *buf, size_t len, size_t *off)
+{
+        if (*off > len || len - *off < sizeof(struct nlmsghdr))
+                return NULL;
+        struct nlmsghdr h;
+        memcpy(&h, buf + *off, sizeof(h)); /* the buffer need not be aligned */
+        if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - *off)
+                return NULL;
+        const struct nlmsghdr *at = (const struct nlmsghdr *)(buf + *off);
+        size_t step = NLMSG_ALIGN(h.nlmsg_len);
+        *off = step > len - *off ? len : *off + step;
+        return at;
 }

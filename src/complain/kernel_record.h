@@ -52,6 +52,14 @@ enum crisp_kmsg_kind crisp_kmsg_parse(const char *data, size_t len,
 enum crisp_kmsg_kind crisp_audit_parse(int type, const char *data, size_t len,
                                        struct crisp_seccomp_record *out);
 
+/* The next netlink message of a datagram buf[0..len) at *off (start at 0),
+ * or NULL at the end or at a message whose length does not fit. Checked by
+ * hand: NLMSG_NEXT steps by the aligned length, which passes the end of a
+ * datagram whose last message is not padded (the audit socket's are not),
+ * and NLMSG_OK given that length as size_t reads on. */
+struct nlmsghdr;
+const struct nlmsghdr *crisp_netlink_next(const char *buf, size_t len, size_t *off);
+
 /* Finds in /proc/<pid>/cgroup text the first 64-hex-digit path component
  * (optionally "cri-containerd-<id>.scope"); copies it to id[65]. */
 bool crisp_cgroup_container_id(const char *text, size_t len, char id[65]);

@@ -12,6 +12,7 @@
  *  2. A record that is not a seccomp one leaves pid 0.
  *  3. A container id found is 64 lower-case hex digits and occurs in the
  *     input. */
+#include <linux/netlink.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       r.pid);
         else
                 CHECK(r.pid == 0, "audit pid %d for kind %d", r.pid, (int)kind);
+        /* the same bytes as a netlink datagram of audit records: every
+         * message the walker returns lies inside the input */
+        size_t off = 0, n_messages = 0;
+        for (const struct nlmsghdr *h; (h = crisp_netlink_next(copy, size, &off));) {
+                struct nlmsghdr hdr;
+                memcpy(&hdr, h, sizeof(hdr));
+                size_t at = (size_t)((const char *)h - copy);
+                CHECK(at + hdr.nlmsg_len <= size && hdr.nlmsg_len >= sizeof(hdr),
+                      "message at %zu of %u bytes in %zu", at, hdr.nlmsg_len, size);
+                CHECK(off <= size, "offset %zu past %zu", off, size);
+                crisp_audit_parse(hdr.nlmsg_type, (const char *)h + NLMSG_HDRLEN,
+                                  hdr.nlmsg_len - NLMSG_HDRLEN, &r);
+                CHECK(++n_messages <= size / sizeof(hdr), "%zu messages in %zu bytes", n_messages,
+                      size);
+        }
         char id[65];
         if (crisp_cgroup_container_id(copy, size, id)) {
                 CHECK(strlen(id) == 64, "id of %zu bytes", strlen(id));

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <linux/netlink.h>
 
 #include "complain/kernel_record.h"
 
@@ -147,6 +148,35 @@ static void a_quoted_value_cannot_fake_a_key(void **state)
         assert_int_equal(r.code, CRISP_SECCOMP_RET_LOG);
 }
 
+static void netlink_datagrams(void **state)
+{
+        (void)state;
+        /* two messages: one padded, the last not (as the audit socket sends) */
+        char buf[64] = {0};
+        struct nlmsghdr a = {.nlmsg_len = NLMSG_HDRLEN + 5, .nlmsg_type = 1326};
+        struct nlmsghdr b = {.nlmsg_len = NLMSG_HDRLEN + 3, .nlmsg_type = 1300};
+        memcpy(buf, &a, sizeof(a));
+        memcpy(buf + NLMSG_ALIGN(a.nlmsg_len), &b, sizeof(b));
+        size_t len = NLMSG_ALIGN(a.nlmsg_len) + b.nlmsg_len, off = 0;
+        const struct nlmsghdr *h = crisp_netlink_next(buf, len, &off);
+        assert_ptr_equal(h, buf);
+        h = crisp_netlink_next(buf, len, &off);
+        assert_ptr_equal(h, buf + NLMSG_ALIGN(a.nlmsg_len));
+        assert_int_equal(off, len); /* not past the end */
+        assert_null(crisp_netlink_next(buf, len, &off));
+        /* a length that does not fit, or too small */
+        struct nlmsghdr big = {.nlmsg_len = 1000};
+        memcpy(buf, &big, sizeof(big));
+        off = 0;
+        assert_null(crisp_netlink_next(buf, sizeof(buf), &off));
+        struct nlmsghdr tiny = {.nlmsg_len = 4};
+        memcpy(buf, &tiny, sizeof(tiny));
+        off = 0;
+        assert_null(crisp_netlink_next(buf, sizeof(buf), &off));
+        off = 0;
+        assert_null(crisp_netlink_next(buf, 8, &off));
+}
+
 static void container_ids_in_cgroups(void **state)
 {
         (void)state;
@@ -179,6 +209,7 @@ int main(void)
             cmocka_unit_test(no_read_past_the_end),
             cmocka_unit_test(container_ids_in_cgroups),
             cmocka_unit_test(audit_socket_records),
+            cmocka_unit_test(netlink_datagrams),
             cmocka_unit_test(a_quoted_value_cannot_fake_a_key),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
