@@ -56,12 +56,19 @@ static void start_reader(struct crisp_complain *cx)
 static int make_twin(struct crisp_complain *cx, const struct crisp_twin_request *req, char *path,
                      size_t size, crisp_error **err)
 {
-        crisp_caps caps;
-        if (strcmp(req->context, "container") == 0)
-                caps = crisp_caps_effective((const struct crisp_cap_name *)req->add, req->n_add,
-                                            (const struct crisp_cap_name *)req->drop, req->n_drop);
-        else
-                caps = crisp_caps_containerd_default();
+        crisp_caps caps = crisp_caps_containerd_default();
+        if (strcmp(req->context, "container") == 0 && req->n_add + req->n_drop > 0) {
+                _cleanup_free_ struct crisp_cap_name *names =
+                    calloc(req->n_add + req->n_drop, sizeof(*names));
+                if (names == NULL)
+                        return crisp_error_set(err, ENOMEM, "complain: out of memory");
+                for (size_t i = 0; i < req->n_add; i++)
+                        names[i] = (struct crisp_cap_name){req->add[i].name, req->add[i].len};
+                for (size_t i = 0; i < req->n_drop; i++)
+                        names[req->n_add + i] =
+                            (struct crisp_cap_name){req->drop[i].name, req->drop[i].len};
+                caps = crisp_caps_effective(names, req->n_add, names + req->n_add, req->n_drop);
+        }
         _cleanup_free_ char *json = NULL;
         int r;
         if (req->base_profile == NULL) {

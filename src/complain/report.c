@@ -331,7 +331,8 @@ void crisp_report_metrics(struct crisp_report *r, FILE *out)
              "Records of new (workload, syscall) pairs beyond the table's 1024 entries.",
              r->c.dropped},
             {"crisp_complain_twin_failures_total",
-             "Containers complain mode could not give a twin (enforce's decision applied).",
+             "Security contexts complain mode could not give a twin (enforce's decision "
+             "applied).",
              r->c.twin_failures},
         };
         for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)

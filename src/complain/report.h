@@ -37,7 +37,7 @@ struct crisp_report_counters {
         uint64_t unparsed;      /* type=1326 records that did not parse */
         uint64_t lost;          /* records the kernel's rate limiter dropped */
         uint64_t dropped;       /* findings beyond CRISP_REPORT_MAX_FINDINGS */
-        uint64_t twin_failures; /* containers that fell back to enforce */
+        uint64_t twin_failures; /* security contexts that fell back to enforce */
 };
 
 struct crisp_report *crisp_report_new(void);
