@@ -157,8 +157,11 @@ crisp_caps crisp_caps_effective(const struct crisp_cap_name *add, size_t n_add,
  *   - amd64: arch_prctl, modify_ldt;
  *   - capability-dependent allow blocks (cap_blocks);
  *   - without CAP_SYS_ADMIN: clone allowed only when arg 0 has none of the
- *     CLONE_NEW* flags (mask 0x7E020000), and clone3 answered ENOSYS.
- * Only amd64 is tabled: containerd builds the arch block for its own GOARCH. */
+ *     CLONE_NEW* flags (mask 0x7E020000), and clone3 answered ENOSYS;
+ *   - no argument rule for socket (1.6.20's profile has none).
+ * Only amd64 is tabled: containerd builds the arch block for its own GOARCH,
+ * so on any other architecture crisp makes no RuntimeDefault twin (the
+ * container gets enforce's RuntimeDefault, loudly) rather than a wrong one. */
 static const char *const allowed[] = {
 #include "complain/twin_allow.inc"
 };
@@ -257,6 +260,12 @@ int crisp_twin_runtime_default(crisp_caps caps, unsigned kernel_major, unsigned 
                                char **json, crisp_error **err)
 {
         *json = NULL;
+#if !defined(__x86_64__)
+        (void)caps, (void)kernel_major, (void)kernel_minor;
+        return crisp_error_set(err, ENOTSUP,
+                               "complain: crisp's table of containerd's RuntimeDefault is for "
+                               "amd64 only");
+#endif
         json_object *root = json_object_new_object();
         if (root == NULL)
                 return crisp_error_set(err, ENOMEM, "complain: out of memory for a twin profile");
