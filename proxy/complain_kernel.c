@@ -203,9 +203,11 @@ static void read_proc_events(struct crisp_kernel_reader *kr)
                                 int child = ev->event_data.fork.child_tgid;
                                 if (ev->event_data.fork.child_pid != child)
                                         continue; /* a thread */
+                                /* Inherited, or cleared (a reused pid): no /proc
+                                 * read per fork. A container's processes are
+                                 * known from its first exec on. */
                                 if (!crisp_report_pid(kr->report, ev->event_data.fork.parent_tgid,
-                                                      id) &&
-                                    !container_of_pid(kr->report, child, id))
+                                                      id))
                                         id[0] = '\0';
                                 crisp_report_set_pid(kr->report, child, id);
                         } else if (ev->what == PROC_EVENT_EXEC) {
