@@ -30,6 +30,8 @@ import tempfile
 import time
 import unittest
 
+import grpc
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 for _path in (_HERE, os.path.join(_HERE, "..", "lib")):
     if os.path.abspath(_path) not in map(os.path.abspath, sys.path):
@@ -450,6 +452,40 @@ class ComplainEndToEnd(unittest.TestCase):
                     self.assertEqual([s["name"] for s in calls], ["keyctl"])
         finally:
             os.environ["CRISP_BIN"] = saved
+
+    def test_why_not_the_notify_route(self):
+        # The other route the issue names: a Localhost profile with
+        # SCMP_ACT_NOTIFY and listenerPath, whose agent would learn each
+        # container's id from runc. containerd 1.6 passes listenerPath on,
+        # but runc then refuses to start the container when the agent's
+        # socket is not there: every container start would depend on crisp
+        # being up. The LOG twin needs nothing from crisp at run time.
+        profile = os.path.join(self.tmp.name, "notify.json")
+        listener = os.path.join(self.tmp.name, "no-agent.sock")
+        with open(profile, "w") as f:
+            json.dump({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": listener,
+                       "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_NOTIFY"}]}, f)
+        with CriClient(self.containerd.socket) as cri:
+            pod = cri_client.pod_config(RUNTIME_DEFAULT)
+            created = {}
+            try:
+                created["pod"] = cri.call("RunPodSandbox", config=pod).pod_sandbox_id
+                cfg = cri_client.container_config()
+                sp = cfg.linux.security_context.seccomp
+                sp.SetInParent()
+                sp.profile_type = cri_client.pb.SecurityProfile.ProfileType.Value("Localhost")
+                sp.localhost_ref = profile
+                created["container"] = cri.call(
+                    "CreateContainer", pod_sandbox_id=created["pod"], sandbox_config=pod,
+                    config=cfg).container_id
+                spec = json.loads(cri.call("ContainerStatus", container_id=created["container"],
+                                           verbose=True).info["info"])["runtimeSpec"]
+                self.assertEqual(spec["linux"]["seccomp"]["listenerPath"], listener)
+                with self.assertRaises(grpc.RpcError) as caught:
+                    cri.call("StartContainer", container_id=created["container"])
+                self.assertIn("seccomp agent", caught.exception.details())
+            finally:
+                cri_client._cleanup(cri, created, raise_errors=False)
 
     def test_well_behaved_pods_only_pass_the_gate(self):
         c, metrics = self.crisp("complain")
