@@ -25,7 +25,30 @@ packages=(
 	# (the package only; nothing is started at install), the kind and DaemonSet
 	# YAML, and the deploy scripts' lint
 	systemd python3-yaml shellcheck
+	# the real clients (tests/critest, tests/kubelet; docs/critest.md): a
+	# local registry for critest's images, CNI for its pods, and xz for the
+	# tool tarballs in ../shared/tools
+	docker-registry containernetworking-plugins iptables iproute2 util-linux procps xz-utils
 )
+
+# Download only: Debian's dynamic busybox, which the critest stand-in images
+# are made of (its applets as hard links). Installing it would remove
+# busybox-static, which the e2e image needs, so its .deb is kept here and
+# unpacked by tests/critest/standin_images.py.
+busybox_debs=/var/cache/crisp-test/debs
+fetch_busybox_deb() {
+	ls "$busybox_debs"/busybox_*.deb >/dev/null 2>&1 && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: no busybox .deb in $busybox_debs; run as root to download it" >&2
+		return 1
+	fi
+	mkdir -p "$busybox_debs"
+	# apt's download sandbox user must be able to write the folder
+	chown _apt "$busybox_debs" 2>/dev/null || true
+	(cd "$busybox_debs" && apt-get download -qq busybox) ||
+		{ apt-get update -qq && (cd "$busybox_debs" && apt-get download -qq busybox); }
+	echo "install-deps: downloaded $(ls "$busybox_debs")"
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,6 +56,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: all ${#packages[@]} packages present"
+	fetch_busybox_deb
 	exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,3 +67,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fetch_busybox_deb

@@ -5,6 +5,11 @@
 # AddressSanitizer + UBSan + LeakSanitizer) and runs every test in both:
 # unit tests, gRPC-level tests against a fake runtime, fixture replay, and
 # end-to-end tests that start and stop their own private containerd.
+# Then, once, after the normal build's tests: the real clients, critest
+# (hack/critest.sh) and a kubelet (hack/kubelet-e2e.sh). Their binaries come
+# from CRI_TOOLS_TARBALL and KUBELET_XZ (or CRITEST/CRICTL and KUBELET),
+# by default from ../shared/tools beside the clone when it is there; without
+# them each says it skipped (with CI=true: fails).
 #
 # Needs root (apt-get, and containerd for the end-to-end tests).
 set -euo pipefail
@@ -19,6 +24,16 @@ hack/install-deps.sh
 hack/check-format.sh
 hack/check-layers.sh
 
+tools=${CLIENT_TOOLS_DIR:-../shared/tools}
+if [ -z "${CRITEST:-}" ] && [ -z "${CRI_TOOLS_TARBALL:-}" ] &&
+	[ -f "$tools/cri-tools-v1.26.1-linux-amd64.tar.xz" ]; then
+	export CRI_TOOLS_TARBALL=$tools/cri-tools-v1.26.1-linux-amd64.tar.xz
+fi
+if [ -z "${KUBELET:-}" ] && [ -z "${KUBELET_XZ:-}" ] &&
+	[ -f "$tools/kubelet-v1.26.5-linux-amd64.xz" ]; then
+	export KUBELET_XZ=$tools/kubelet-v1.26.5-linux-amd64.xz
+fi
+
 jobs=$(nproc)
 status=0
 for variant in build build-asan; do
@@ -30,7 +45,13 @@ for variant in build build-asan; do
 	echo "== $variant: tests"
 	# One test at a time: several tests run a private containerd or hold
 	# many calls, and the machine has two cores.
-	(cd "$variant" && ctest --output-on-failure --timeout 900) || status=1
+	# The real clients (label "clients", normal build only) run once, below.
+	(cd "$variant" && ctest -LE clients --output-on-failure --timeout 900) || status=1
+	if [ "$variant" = build ]; then
+		echo "== build: the real clients (critest, kubelet)"
+		hack/critest.sh build || status=1
+		hack/kubelet-e2e.sh build || status=1
+	fi
 done
 
 # Each libFuzzer target for a short, fixed budget (clang build in build-fuzz/).

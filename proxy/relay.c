@@ -451,28 +451,33 @@ static void settle_from_spec(struct relay_call *c, struct crisp_rewrite_options 
         crisp_metrics_podspec_lookup(a->result);
         switch (a->verdict) {
         case CRISP_SPEC_KEEP:
-        case CRISP_SPEC_DISAGREE:
                 opts->container_settled = true;
                 opts->container_ambiguous = CRISP_AMBIGUOUS_KEEP;
                 opts->container_why = a->why;
                 break;
         case CRISP_SPEC_DEFAULT:
+        case CRISP_SPEC_DISAGREE_DEFAULT: /* the confined side wins */
                 opts->container_settled = true;
                 opts->container_ambiguous = CRISP_AMBIGUOUS_RUNTIME_DEFAULT;
+                opts->container_why = a->why;
+                break;
+        case CRISP_SPEC_DISAGREE_POLICY: /* Localhost: the policy, with the spec's reason */
+                opts->container_settled = true;
+                opts->container_ambiguous = opts->ambiguous;
                 opts->container_why = a->why;
                 break;
         case CRISP_SPEC_UNDECIDED:
                 break; /* the policy's ambiguousUnconfined, as without a pod-spec source */
         }
-        const char *outcome =
-            a->verdict == CRISP_SPEC_UNDECIDED
-                ? (opts->ambiguous == CRISP_AMBIGUOUS_KEEP ? "keep" : "runtime-default")
-                : crisp_spec_verdict_name(a->verdict);
-        if (a->verdict == CRISP_SPEC_DISAGREE)
+        enum crisp_ambiguous_policy decided =
+            opts->container_settled ? opts->container_ambiguous : opts->ambiguous;
+        const char *outcome = decided == CRISP_AMBIGUOUS_KEEP ? "keep" : "runtime-default";
+        if (crisp_spec_verdict_disagrees(a->verdict))
                 log_warn("pod-spec: the spec and the request disagree method=%s uid=%s "
-                         "container=%s source=%s reason=\"%s\"%s forwarded=unchanged",
+                         "container=%s source=%s result=%s reason=\"%s\"%s forwarded=%s",
                          c->method_path, c->spec_query_uid, c->spec_query_container,
-                         crisp_spec_source_name(a->source), a->why, facts);
+                         crisp_spec_source_name(a->source), a->result, a->why, facts,
+                         decided == CRISP_AMBIGUOUS_KEEP ? "unchanged" : "runtime-default");
         else
                 log_info("pod-spec: decided method=%s uid=%s container=%s source=%s result=%s "
                          "reason=\"%s\"%s outcome=%s",

@@ -8,8 +8,8 @@
 
 static const char *const restart_names[CRISP_RESTART_N] = {"timeout", "gone", "dropped", "error",
                                                            "kubeconfig"};
-static const char *const lookup_results[] = {"spec",       "static-manifest", "undecided",
-                                             "not-synced", "timeout",         "shutdown"};
+static const char *const lookup_results[] = {
+    "spec", "static-manifest", "disagree", "undecided", "not-synced", "timeout", "shutdown"};
 #define N_RESULTS (sizeof(lookup_results) / sizeof(lookup_results[0]))
 
 static struct {

@@ -63,7 +63,9 @@ static void answer_found(struct crisp_spec_answer *a, enum crisp_spec_source sou
                 a->result = "undecided";
         } else {
                 a->source = source;
-                a->result = source == CRISP_SOURCE_STATIC ? "static-manifest" : "spec";
+                a->result = crisp_spec_verdict_disagrees(a->verdict) ? "disagree"
+                            : source == CRISP_SOURCE_STATIC          ? "static-manifest"
+                                                                     : "spec";
         }
 }
 

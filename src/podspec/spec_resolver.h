@@ -37,7 +37,8 @@ struct crisp_spec_answer {
         enum crisp_spec_verdict verdict; /* CRISP_SPEC_UNDECIDED with FALLBACK */
         const char *why;                 /* the reason, for the log line */
         const char *result;              /* for the lookups metric: "spec", "static-manifest",
-                                          * "undecided", "not-synced", "timeout", "shutdown" */
+                                          * "disagree", "undecided", "not-synced", "timeout",
+                                          * "shutdown" */
         struct crisp_spec_facts facts;   /* what the spec said (when found) */
 };
 

@@ -8,7 +8,12 @@
  *   S = the pod's spec.securityContext.seccompProfile.type
  *
  * The kubelet resolves a container's profile as C when set, else S, else
- * (with SeccompDefault) RuntimeDefault; that is what the rows encode. */
+ * (with SeccompDefault) RuntimeDefault; that is what the rows encode.
+ *
+ * When the spec names a profile and the request says Unconfined, one of the
+ * two lost something, and crisp cannot tell which: the confined side wins
+ * (issue 15). Forwarding Unconfined would run a container without the filter
+ * its spec asks for. */
 #include "podspec/spec_rule.h"
 
 #include <stddef.h>
@@ -16,10 +21,11 @@
 
 enum spec_class {
         ANY,
-        UNSET,      /* no seccompProfile */
-        UNCONFINED, /* "Unconfined" */
-        PROFILE,    /* "RuntimeDefault" or "Localhost": the request would not say Unconfined */
-        UNKNOWN,    /* a type crisp does not know */
+        UNSET,           /* no seccompProfile */
+        UNCONFINED,      /* "Unconfined" */
+        RUNTIME_DEFAULT, /* "RuntimeDefault": the request should not say Unconfined */
+        LOCALHOST,       /* "Localhost": nor should it here */
+        UNKNOWN,         /* a type crisp does not know */
 };
 
 static const struct spec_row {
@@ -28,14 +34,16 @@ static const struct spec_row {
         const char *why;
 } spec_rows[] = {
     /* clang-format off */
-        /* C            S             crisp forwards          because */
-        {UNKNOWN,      ANY,          CRISP_SPEC_UNDECIDED,   "the container's seccomp type is unknown to crisp"},
-        {UNCONFINED,   ANY,          CRISP_SPEC_KEEP,        "explicit Unconfined on the container"},
-        {PROFILE,      ANY,          CRISP_SPEC_DISAGREE,    "the container's spec names a profile, the request says Unconfined"},
-        {UNSET,        UNKNOWN,      CRISP_SPEC_UNDECIDED,   "the pod's seccomp type is unknown to crisp"},
-        {UNSET,        UNCONFINED,   CRISP_SPEC_KEEP,        "explicit Unconfined on the pod"},
-        {UNSET,        PROFILE,      CRISP_SPEC_DISAGREE,    "the pod's spec names a profile, the request says Unconfined"},
-        {UNSET,        UNSET,        CRISP_SPEC_DEFAULT,     "nothing set in the pod spec"},
+        /* C               S                crisp forwards                because */
+        {UNKNOWN,          ANY,             CRISP_SPEC_UNDECIDED,         "the container's seccomp type is unknown to crisp"},
+        {UNCONFINED,       ANY,             CRISP_SPEC_KEEP,              "explicit Unconfined on the container"},
+        {RUNTIME_DEFAULT,  ANY,             CRISP_SPEC_DISAGREE_DEFAULT,  "the container's spec names RuntimeDefault, the request says Unconfined"},
+        {LOCALHOST,        ANY,             CRISP_SPEC_DISAGREE_POLICY,   "the container's spec names Localhost, the request says Unconfined"},
+        {UNSET,            UNKNOWN,         CRISP_SPEC_UNDECIDED,         "the pod's seccomp type is unknown to crisp"},
+        {UNSET,            UNCONFINED,      CRISP_SPEC_KEEP,              "explicit Unconfined on the pod"},
+        {UNSET,            RUNTIME_DEFAULT, CRISP_SPEC_DISAGREE_DEFAULT,  "the pod's spec names RuntimeDefault, the request says Unconfined"},
+        {UNSET,            LOCALHOST,       CRISP_SPEC_DISAGREE_POLICY,   "the pod's spec names Localhost, the request says Unconfined"},
+        {UNSET,            UNSET,           CRISP_SPEC_DEFAULT,           "nothing set in the pod spec"},
     /* clang-format on */
 };
 
@@ -47,8 +55,9 @@ static enum spec_class classify(enum crisp_spec_seccomp type)
         case CRISP_SPEC_UNCONFINED:
                 return UNCONFINED;
         case CRISP_SPEC_RUNTIME_DEFAULT:
+                return RUNTIME_DEFAULT;
         case CRISP_SPEC_LOCALHOST:
-                return PROFILE;
+                return LOCALHOST;
         case CRISP_SPEC_OTHER:
                 return UNKNOWN;
         }
@@ -98,12 +107,19 @@ const char *crisp_spec_verdict_name(enum crisp_spec_verdict verdict)
                 return "keep";
         case CRISP_SPEC_DEFAULT:
                 return "runtime-default";
-        case CRISP_SPEC_DISAGREE:
-                return "keep-disagree";
+        case CRISP_SPEC_DISAGREE_DEFAULT:
+                return "disagree-runtime-default";
+        case CRISP_SPEC_DISAGREE_POLICY:
+                return "disagree-policy";
         case CRISP_SPEC_UNDECIDED:
                 return "undecided";
         }
         return "undecided";
+}
+
+bool crisp_spec_verdict_disagrees(enum crisp_spec_verdict verdict)
+{
+        return verdict == CRISP_SPEC_DISAGREE_DEFAULT || verdict == CRISP_SPEC_DISAGREE_POLICY;
 }
 
 const char *crisp_container_kind_name(enum crisp_container_kind kind)

@@ -23,17 +23,21 @@ void crisp_spec_facts_of(const struct crisp_pod_spec *pod, const char *container
                          struct crisp_spec_facts *out);
 
 enum crisp_spec_verdict {
-        CRISP_SPEC_KEEP = 0,  /* explicit Unconfined: forward unchanged */
-        CRISP_SPEC_DEFAULT,   /* nothing set: RuntimeDefault (as SeccompDefault) */
-        CRISP_SPEC_DISAGREE,  /* the spec names a profile the request does not
-                               * carry: forward unchanged, and say so */
-        CRISP_SPEC_UNDECIDED, /* the spec cannot tell: the policy decides */
+        CRISP_SPEC_KEEP = 0, /* explicit Unconfined: forward unchanged */
+        CRISP_SPEC_DEFAULT,  /* nothing set: RuntimeDefault (as SeccompDefault) */
+        /* The spec names a profile the request does not carry: crisp cannot
+         * tell which side is right, so the confined side wins, and it says so. */
+        CRISP_SPEC_DISAGREE_DEFAULT, /* the spec names RuntimeDefault: RuntimeDefault */
+        CRISP_SPEC_DISAGREE_POLICY,  /* the spec names Localhost: the ambiguousUnconfined
+                                      * policy (RuntimeDefault unless `keep`) */
+        CRISP_SPEC_UNDECIDED,        /* the spec cannot tell: the policy decides */
 };
 
 /* Decides from `facts`; *why gets the table row's reason (for logs). */
 enum crisp_spec_verdict crisp_spec_decide(const struct crisp_spec_facts *facts, const char **why);
 
 const char *crisp_spec_verdict_name(enum crisp_spec_verdict verdict);
+bool crisp_spec_verdict_disagrees(enum crisp_spec_verdict verdict);
 const char *crisp_container_kind_name(enum crisp_container_kind kind);
 
 #endif

@@ -45,10 +45,11 @@ def check_prerequisites():
                            + "\n(run hack/install-deps.sh as root)")
 
 
-def _config(tmp, socket):
+def _config(tmp, socket, extra=None):
     """`containerd config default`, pointed into `tmp`, with the two CRI
-    settings these machines need. Each edit must hit exactly one line, so a
-    changed default config fails here instead of silently using system paths."""
+    settings these machines need (and `extra`, more (table, key) -> value
+    edits). Each edit must hit exactly one line, so a changed default config
+    fails here instead of silently using system paths."""
     text = subprocess.run(["containerd", "config", "default"], check=True,
                           capture_output=True, text=True).stdout
     wanted = {
@@ -64,6 +65,7 @@ def _config(tmp, socket):
         # Nothing can be pulled: the pause image must be the one we import.
         ('plugins."io.containerd.grpc.v1.cri"', "sandbox_image"): cri_client.E2E_IMAGE,
     }
+    wanted.update(extra or {})
     done, out, table = set(), [], ""
     for line in text.splitlines():
         stripped = line.strip()
@@ -89,9 +91,13 @@ class PrivateContainerd:
     containerd's own output.
     """
 
-    def __init__(self):
+    def __init__(self, configure=None):
+        """configure(tmp), when given, runs before containerd starts, may
+        write files into tmp, and returns more config edits for _config()
+        (the critest and kubelet tests add CNI and a registry mapping)."""
         self.tmp = self.socket = self.log_dir = self.proc = self.version = None
         self._log_path = None
+        self._configure = configure
 
     # -- lifecycle -------------------------------------------------------
     def start(self):
@@ -114,8 +120,9 @@ class PrivateContainerd:
         self.log_dir = os.path.join(self.tmp, "pod-logs")
         os.makedirs(self.log_dir)
         config = os.path.join(self.tmp, "config.toml")
+        extra = self._configure(self.tmp) if self._configure else None
         with open(config, "w") as f:
-            f.write(_config(self.tmp, self.socket))
+            f.write(_config(self.tmp, self.socket, extra))
         self._log_path = os.path.join(self.tmp, "containerd.log")
         env = dict(os.environ, PATH=_PATH)
         with open(self._log_path, "w") as log:

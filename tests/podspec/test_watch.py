@@ -29,6 +29,11 @@ class InitialList(PodSpecTestCase):
                    containers=[("app", "Unconfined")]),
             fa.pod("disagree", uid="u-disagree", seccomp="Unconfined",
                    containers=[("app", "RuntimeDefault")]),
+            fa.pod("disagree-pod", uid="u-disagree-pod", seccomp="RuntimeDefault",
+                   containers=[("app", None)]),
+            fa.pod("localhost", uid="u-localhost", containers=[("app", "Localhost")]),
+            fa.pod("localhost-pod", uid="u-localhost-pod", seccomp="Localhost",
+                   containers=[("app", None)]),
             fa.pod("kinds", uid="u-kinds", containers=[("app", None)],
                    init_containers=[("init", "Unconfined")],
                    ephemeral_containers=[("debug", "Unconfined")]),
@@ -38,24 +43,38 @@ class InitialList(PodSpecTestCase):
 
     def test_the_spec_decides(self):
         self.wait_synced()
-        self.assertEqual(self.metric("crisp_podspec_cache_pods"), 5)  # not node2's
+        self.assertEqual(self.metric("crisp_podspec_cache_pods"), 8)  # not node2's
         # nothing set anywhere: RuntimeDefault, as SeccompDefault would
         self.assertEqual(self.create("u-nothing"), RUNTIME_DEFAULT)
         # explicit Unconfined on the pod: left alone
         self.assertEqual(self.create("u-pod-unc"), UNCONFINED)
         # the container's own setting wins over the pod's
         self.assertEqual(self.create("u-override"), UNCONFINED)
-        # the spec says RuntimeDefault for the container, the request says
-        # Unconfined: forwarded unchanged, and said loudly
-        self.assertEqual(self.create("u-disagree"), UNCONFINED)
+        # the spec says RuntimeDefault (for the container, or for the pod),
+        # the request says Unconfined: the confined side wins (issue 15), and
+        # it is said loudly
+        self.assertEqual(self.create("u-disagree"), RUNTIME_DEFAULT)
         self.crisp.wait_for_log("the spec and the request disagree")
+        self.crisp.wait_for_log("reason=\"the container's spec names RuntimeDefault, "
+                                "the request says Unconfined\"")
+        self.assertEqual(self.create("u-disagree-pod"), RUNTIME_DEFAULT)
+        # Localhost: the ambiguousUnconfined policy, RuntimeDefault by default
+        self.assertEqual(self.create("u-localhost"), RUNTIME_DEFAULT)
+        self.assertEqual(self.create("u-localhost-pod"), RUNTIME_DEFAULT)
+        self.crisp.wait_for_log_count("the spec and the request disagree", 4)
+        disagree = [line for line in self.crisp.log_lines() if "disagree method=" in line]
+        self.assertTrue(all("forwarded=runtime-default" in line for line in disagree), disagree)
+        # the decision line carries the spec's reason
+        self.crisp.wait_for_log("reason=\"the pod's spec names Localhost, "
+                                "the request says Unconfined\"")
+        self.assertEqual(self.metric("crisp_podspec_lookups_total", result="disagree"), 4)
         # init and ephemeral containers are resolved from their own entries
         self.assertEqual(self.create("u-kinds", container="init"), UNCONFINED)
         self.assertEqual(self.create("u-kinds", container="debug"), UNCONFINED)
         self.assertEqual(self.create("u-kinds", container="app"), RUNTIME_DEFAULT)
         self.crisp.wait_for_log("kind=initContainer")
         self.crisp.wait_for_log("kind=ephemeralContainer")
-        self.assertEqual(self.metric("crisp_podspec_lookups_total", result="spec"), 7)
+        self.assertEqual(self.metric("crisp_podspec_lookups_total", result="spec"), 6)
         lines = [line for line in self.crisp.log_lines() if DECIDED in line]
         self.assertTrue(all("source=spec" in line for line in lines), lines)
 
@@ -63,6 +82,27 @@ class InitialList(PodSpecTestCase):
         req = self.api.wait_for_requests("list", 1)[0]
         self.assertEqual(req.query.get("fieldSelector"), "spec.nodeName=" + NODE)
         self.assertEqual(req.cn, self.client.cn)  # the client certificate was sent
+
+
+class DisagreeKeepPolicy(PodSpecTestCase):
+    """With ambiguousUnconfined=keep a spec naming Localhost keeps the
+    request; a spec naming RuntimeDefault still gets RuntimeDefault."""
+    extra_args = ("--ambiguous-unconfined", "keep")
+
+    def add_initial_state(self):
+        self.api.add_pods([
+            fa.pod("localhost", uid="u-localhost", containers=[("app", "Localhost")]),
+            fa.pod("runtime-default", uid="u-rd", seccomp="RuntimeDefault",
+                   containers=[("app", None)]),
+        ])
+
+    def test_localhost_follows_the_policy(self):
+        self.wait_synced()
+        self.assertEqual(self.create("u-localhost"), UNCONFINED)
+        self.crisp.wait_for_log("forwarded=unchanged")
+        self.assertEqual(self.create("u-rd"), RUNTIME_DEFAULT)
+        self.crisp.wait_for_log("forwarded=runtime-default")
+        self.assertEqual(self.metric("crisp_podspec_lookups_total", result="disagree"), 2)
 
 
 class WatchEvents(PodSpecTestCase):

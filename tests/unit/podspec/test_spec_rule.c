@@ -25,15 +25,21 @@ enum {
         OT = CRISP_SPEC_OTHER
 };
 
-static enum crisp_spec_verdict decide(int container, int pod)
+static enum crisp_spec_verdict decide_why(int container, int pod, const char **why)
 {
         struct crisp_spec_facts f = {.container_found = true,
                                      .container = (enum crisp_spec_seccomp)container,
                                      .pod = (enum crisp_spec_seccomp)pod};
-        const char *why = NULL;
-        enum crisp_spec_verdict v = crisp_spec_decide(&f, &why);
-        assert_non_null(why);
+        *why = NULL;
+        enum crisp_spec_verdict v = crisp_spec_decide(&f, why);
+        assert_non_null(*why);
         return v;
+}
+
+static enum crisp_spec_verdict decide(int container, int pod)
+{
+        const char *why;
+        return decide_why(container, pod, &why);
 }
 
 static void test_rule_rows(void **state)
@@ -42,20 +48,57 @@ static void test_rule_rows(void **state)
         /* the container's own setting wins */
         for (int pod = U; pod <= OT; pod++) {
                 assert_int_equal(decide(UC, pod), CRISP_SPEC_KEEP);
-                assert_int_equal(decide(RD, pod), CRISP_SPEC_DISAGREE);
-                assert_int_equal(decide(LH, pod), CRISP_SPEC_DISAGREE);
+                assert_int_equal(decide(RD, pod), CRISP_SPEC_DISAGREE_DEFAULT);
+                assert_int_equal(decide(LH, pod), CRISP_SPEC_DISAGREE_POLICY);
                 assert_int_equal(decide(OT, pod), CRISP_SPEC_UNDECIDED);
         }
         /* else the pod's */
         assert_int_equal(decide(U, UC), CRISP_SPEC_KEEP);
-        assert_int_equal(decide(U, RD), CRISP_SPEC_DISAGREE);
-        assert_int_equal(decide(U, LH), CRISP_SPEC_DISAGREE);
+        assert_int_equal(decide(U, RD), CRISP_SPEC_DISAGREE_DEFAULT);
+        assert_int_equal(decide(U, LH), CRISP_SPEC_DISAGREE_POLICY);
         assert_int_equal(decide(U, OT), CRISP_SPEC_UNDECIDED);
         /* else nothing set: what SeccompDefault does */
         assert_int_equal(decide(U, U), CRISP_SPEC_DEFAULT);
 
         struct crisp_spec_facts missing = {.container_found = false, .pod = CRISP_SPEC_UNCONFINED};
         assert_int_equal(crisp_spec_decide(&missing, NULL), CRISP_SPEC_UNDECIDED);
+}
+
+/* Issue 15: a spec naming a profile never lets the ambiguous request through
+ * as Unconfined; each disagreeing row says which side named what. */
+static void test_disagreement_keeps_the_confinement(void **state)
+{
+        (void)state;
+        static const struct {
+                int container, pod;
+                enum crisp_spec_verdict want;
+                const char *why;
+        } rows[] = {
+            {RD, U, CRISP_SPEC_DISAGREE_DEFAULT,
+             "the container's spec names RuntimeDefault, the request says Unconfined"},
+            {RD, UC, CRISP_SPEC_DISAGREE_DEFAULT,
+             "the container's spec names RuntimeDefault, the request says Unconfined"},
+            {LH, U, CRISP_SPEC_DISAGREE_POLICY,
+             "the container's spec names Localhost, the request says Unconfined"},
+            {LH, RD, CRISP_SPEC_DISAGREE_POLICY,
+             "the container's spec names Localhost, the request says Unconfined"},
+            {U, RD, CRISP_SPEC_DISAGREE_DEFAULT,
+             "the pod's spec names RuntimeDefault, the request says Unconfined"},
+            {U, LH, CRISP_SPEC_DISAGREE_POLICY,
+             "the pod's spec names Localhost, the request says Unconfined"},
+        };
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                const char *why;
+                assert_int_equal(decide_why(rows[i].container, rows[i].pod, &why), rows[i].want);
+                assert_string_equal(why, rows[i].why);
+                assert_true(crisp_spec_verdict_disagrees(rows[i].want));
+        }
+        assert_false(crisp_spec_verdict_disagrees(CRISP_SPEC_KEEP));
+        assert_false(crisp_spec_verdict_disagrees(CRISP_SPEC_DEFAULT));
+        assert_false(crisp_spec_verdict_disagrees(CRISP_SPEC_UNDECIDED));
+        assert_string_equal(crisp_spec_verdict_name(CRISP_SPEC_DISAGREE_DEFAULT),
+                            "disagree-runtime-default");
+        assert_string_equal(crisp_spec_verdict_name(CRISP_SPEC_DISAGREE_POLICY), "disagree-policy");
 }
 
 static void test_type_names(void **state)
@@ -222,6 +265,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_rule_rows),
+            cmocka_unit_test(test_disagreement_keeps_the_confinement),
             cmocka_unit_test(test_type_names),
             cmocka_unit_test(test_pod_from_json),
             cmocka_unit_test(test_mirror_pod_keyed_by_kubelet_uid),
