@@ -1039,10 +1039,9 @@ static int await_one(struct crisp_relay_ctx *ctx, size_t index)
         if (index < ctx->n_unary_methods) {
                 c->unary = true;
                 c->unary_index = index;
-                e = grpc_server_request_registered_call(ctx->server, ctx->unary_methods[index],
-                                                        &c->down, &c->deadline, &c->request_md,
-                                                        &c->payload, ctx->cq, ctx->cq,
-                                                        &c->t_new_call);
+                e = grpc_server_request_registered_call(
+                    ctx->server, ctx->unary_methods[index], &c->down, &c->deadline, &c->request_md,
+                    &c->payload, ctx->cq, ctx->cq, &c->t_new_call);
         } else {
                 e = grpc_server_request_call(ctx->server, &c->down, &c->details, &c->request_md,
                                              ctx->cq, ctx->cq, &c->t_new_call);

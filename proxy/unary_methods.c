@@ -5,8 +5,7 @@
 #include "unary_methods.h"
 
 /* Methods in both API versions. */
-#define BOTH(service, name)                                                                        \
-        "/runtime.v1." service "/" name, "/runtime.v1alpha2." service "/" name
+#define BOTH(service, name) "/runtime.v1." service "/" name, "/runtime.v1alpha2." service "/" name
 
 static const char *const paths[] = {
     BOTH("RuntimeService", "Version"),
