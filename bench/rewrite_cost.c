@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "common.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 
 #define TOOL "rewrite_cost"
 

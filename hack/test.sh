@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README's quick start and CI run it:
-# installs dependencies, checks formatting, builds crisp twice (normal, and
-# with AddressSanitizer + UBSan + LeakSanitizer) and runs every test in both:
+# installs dependencies, checks formatting and the layers of src/
+# (hack/check-layers.sh), builds crisp twice (normal, and with
+# AddressSanitizer + UBSan + LeakSanitizer) and runs every test in both:
 # unit tests, gRPC-level tests against a fake runtime, fixture replay, and
 # end-to-end tests that start and stop their own private containerd.
 #
@@ -16,6 +17,7 @@ fi
 
 hack/install-deps.sh
 hack/check-format.sh
+hack/check-layers.sh
 
 jobs=$(nproc)
 status=0

@@ -31,10 +31,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 #include "listen_socket.h"
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
 
 /* Connections accepted per wake-up before the loop serves its other handles
  * (signals, /metrics); the socket stays readable, so the rest follow. */

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
-#include "error.h"
+#include "base/error.h"
 
 struct crisp_acceptor;
 

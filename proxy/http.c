@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 #define MAX_URL           1024
 #define MAX_REQUEST       (16 * 1024) /* bytes read before giving up on a client */

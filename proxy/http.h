@@ -6,7 +6,7 @@
 
 #include <uv.h>
 
-#include "error.h"
+#include "base/error.h"
 
 struct crisp_http_response {
         int status;               /* 200, 404, 503... */

@@ -1,3 +1,5 @@
+/* The unix socket crisp listens on: created with its mode, a stale one
+ * replaced, a live one never taken over (listen_socket.h). */
 #include "listen_socket.h"
 
 #include <errno.h>
@@ -7,8 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "log.h"
+#include "base/cleanup.h"
+#include "base/log.h"
 
 static ino_t our_inode;
 static dev_t our_device;

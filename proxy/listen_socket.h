@@ -5,7 +5,7 @@
 
 #include <sys/types.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* Before binding: fails with -EADDRINUSE when something answers on `path`,
  * with -EEXIST when `path` is not a socket; removes a stale socket file. */

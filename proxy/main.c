@@ -17,22 +17,22 @@
 #include <grpc/grpc.h>
 #include <uv.h>
 
-#include "check_profile.h"
-#include "error.h"
+#include "check_profile/check_profile.h"
+#include "base/error.h"
 #include "http.h"
-#include "log.h"
-#include "metrics.h"
-#include "metrics_podspec.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
+#include "podspec/metrics_podspec.h"
 #include "metrics_tap.h"
 #include "notify.h"
 #include "observers.h"
-#include "options.h"
-#include "pod_watch.h"
+#include "config/options.h"
+#include "podspec/pod_watch.h"
 #include "readiness.h"
 #include "record_tap.h"
-#include "recorder.h"
+#include "record/recorder.h"
 #include "reload.h"
-#include "replay.h"
+#include "replay/replay.h"
 #include "server.h"
 
 #ifndef CRISP_VERSION

@@ -1,9 +1,11 @@
+/* The call observer that counts calls, durations and policy decisions into
+ * metrics/metrics.h (metrics_tap.h). */
 #include "metrics_tap.h"
 
 #include <stdlib.h>
 #include <time.h>
 
-#include "metrics.h"
+#include "metrics/metrics.h"
 
 struct tap_call {
         int method;

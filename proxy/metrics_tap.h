@@ -1,4 +1,4 @@
-/* The call observer (relay.h) that feeds src/metrics.h: calls by method and
+/* The call observer (relay.h) that feeds src/metrics/metrics.h: calls by method and
  * status, their duration, calls in flight, and the policy's decisions. Its
  * callbacks only bump atomic counters. */
 #ifndef CRISP_METRICS_TAP_H

@@ -1,3 +1,5 @@
+/* sd_notify(3) spoken directly: READY=1 and STOPPING=1 for systemd's
+ * Type=notify, without libsystemd (notify.h). */
 #include "notify.h"
 
 #include <errno.h>
@@ -7,8 +9,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "cleanup.h"
-#include "log.h"
+#include "base/cleanup.h"
+#include "base/log.h"
 
 int crisp_notify(const char *state)
 {

@@ -1,3 +1,5 @@
+/* Several call observers as one, each with its own per-call state
+ * (observers.h). */
 #include "observers.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* /readyz: a thread that asks the runtime for its Version on a channel of
+ * its own and keeps the answer for the HTTP side (readiness.h). */
 #include "readiness.h"
 
 #include <errno.h>
@@ -11,8 +13,8 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
 #include "server.h"
 
 struct crisp_readiness {

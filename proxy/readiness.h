@@ -1,12 +1,12 @@
 /* /readyz: a thread of its own asks the runtime for its Version every
  * interval, on a channel and completion queue of its own, so a slow or
  * absent runtime never blocks the control loop or the data path. The result
- * (and the data path channel's connectivity state) goes into src/metrics.h,
+ * (and the data path channel's connectivity state) goes into src/metrics/metrics.h,
  * which /readyz and /metrics read. */
 #ifndef CRISP_READINESS_H
 #define CRISP_READINESS_H
 
-#include "error.h"
+#include "base/error.h"
 
 struct crisp_server;
 struct crisp_readiness;

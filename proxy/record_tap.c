@@ -1,3 +1,5 @@
+/* The call observer that copies each call into a record and hands it to
+ * the recorder when the call ends (record_tap.h). */
 #include "record_tap.h"
 
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #ifndef CRISP_RECORD_TAP_H
 #define CRISP_RECORD_TAP_H
 
-#include "recorder.h"
+#include "record/recorder.h"
 #include "relay.h"
 
 struct crisp_record_tap {

@@ -45,10 +45,10 @@
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
 
-#include "log.h"
-#include "metrics_podspec.h"
-#include "pod_facts.h"
-#include "sandbox_handlers.h"
+#include "base/log.h"
+#include "podspec/metrics_podspec.h"
+#include "rule/pod_facts.h"
+#include "rule/sandbox_handlers.h"
 #include "tag.h"
 #include "unary_methods.h"
 

@@ -1,8 +1,8 @@
 /* The relay: one state machine per call that crisp serves. It opens the same
  * method on the runtime, copies metadata, messages, status and trailers both
  * ways, and rewrites the first request message of RunPodSandbox and
- * CreateContainer (src/rewrite.h). The CRI's unary methods take a fast path
- * of four completions a call; every other call, whatever its streaming shape,
+ * CreateContainer (src/rule/rewrite.h). The CRI's unary methods take a fast
+ * path of four completions a call; every other call, whatever its streaming shape,
  * is handled as a bidirectional stream of opaque messages. */
 #ifndef CRISP_RELAY_H
 #define CRISP_RELAY_H
@@ -11,9 +11,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "policy_snapshot.h"
-#include "spec_resolver.h"
-#include "rewrite.h"
+#include "rule/policy_snapshot.h"
+#include "podspec/spec_resolver.h"
+#include "rule/rewrite.h"
 
 /* An observer of every call (the recorder uses it). Callbacks run on queue
  * threads, under the call's lock, so they must be quick and copy what they

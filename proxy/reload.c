@@ -1,3 +1,5 @@
+/* Reloading the config on SIGHUP or a file change: parse again, check, and
+ * swap in the new policy snapshot or keep the old one (reload.h). */
 #include "reload.h"
 
 #include <errno.h>
@@ -5,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "log.h"
-#include "metrics.h"
-#include "policy_snapshot.h"
-#include "seccomp_profile.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
+#include "rule/policy_snapshot.h"
+#include "config/seccomp_profile.h"
 #include "server.h"
 
 int crisp_check_default_profile(const struct crisp_policy *policy, crisp_error **err)

@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "error.h"
-#include "options.h"
+#include "base/error.h"
+#include "config/options.h"
 
 struct crisp_server;
 

@@ -1,3 +1,5 @@
+/* crisp's gRPC side: the server on the listening socket, the channel to the
+ * runtime, the completion queue and its threads (server.h). */
 #include "server.h"
 
 #include <errno.h>
@@ -14,7 +16,7 @@
 
 #include "acceptor.h"
 #include "listen_socket.h"
-#include "log.h"
+#include "base/log.h"
 #include "relay.h"
 #include "tag.h"
 

@@ -6,10 +6,10 @@
 #include <grpc/grpc.h>
 #include <uv.h>
 
-#include "error.h"
-#include "options.h"
-#include "policy_snapshot.h"
-#include "spec_resolver.h"
+#include "base/error.h"
+#include "config/options.h"
+#include "rule/policy_snapshot.h"
+#include "podspec/spec_resolver.h"
 
 struct crisp_server;
 

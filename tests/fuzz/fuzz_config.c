@@ -1,4 +1,4 @@
-/* libFuzzer target: the config file parser (--config FILE, src/config.c),
+/* libFuzzer target: the config file parser (--config FILE, src/config/config.c),
  * through crisp_config_load_buffer, which reads the same bytes a file would
  * hold from memory.
  *
@@ -30,8 +30,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "config.h"
-#include "options.h"
+#include "config/config.h"
+#include "config/options.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* libFuzzer target: the kubeconfig reader (src/kubeconfig.c), the file
+/* libFuzzer target: the kubeconfig reader (src/podspec/kubeconfig.c), the file
  * crisp's pod-spec source reads before every request to the API server.
  *
  * Input: the file's bytes, written to a memfd and read by path
@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kubeconfig.h"
+#include "podspec/kubeconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

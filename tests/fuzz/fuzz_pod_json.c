@@ -1,6 +1,6 @@
-/* libFuzzer target: a pod from the API server (src/pod_spec_json.c), as a
+/* libFuzzer target: a pod from the API server (src/podspec/pod_spec_json.c), as a
  * list item or a watch event's object carries it, and the spec rule on it
- * (src/spec_rule.c).
+ * (src/podspec/spec_rule.c).
  *
  * Input: JSON bytes (one value).
  *
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pod_spec_json.h"
-#include "spec_rule.h"
+#include "podspec/pod_spec_json.h"
+#include "podspec/spec_rule.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

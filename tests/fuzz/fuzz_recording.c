@@ -1,6 +1,6 @@
-/* libFuzzer target: one line of a recording (src/recording.c,
+/* libFuzzer target: one line of a recording (src/record/recording.c,
  * crisp_recording_parse_line), the JSON the replay reads and the recorder
- * writes (crisp_record_to_json, src/record.c).
+ * writes (crisp_record_to_json, src/record/record.c).
  *
  * Input: the line's bytes. A final '\n' is taken off as the loader does,
  * and says whether the line is complete.
@@ -34,10 +34,10 @@
 
 #include <json-c/json.h>
 
-#include "base64.h"
-#include "record.h"
-#include "recording.h"
-#include "rewrite.h"
+#include "base/base64.h"
+#include "record/record.h"
+#include "record/recording.h"
+#include "rule/rewrite.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

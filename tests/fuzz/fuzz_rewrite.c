@@ -43,7 +43,7 @@
 #include <string.h>
 
 #include "cri.pb-c.h"
-#include "rewrite.h"
+#include "rule/rewrite.h"
 #include "wire_model.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -183,7 +183,7 @@ static void check_result_shape(enum crisp_method method, const struct crisp_rewr
         check_log_safe(res->container, sizeof(res->container), "container");
 }
 
-/* The messages of src/wire_check.c's refusals. */
+/* The messages of src/rule/wire_check.c's refusals. */
 static bool refused_by_wire_check(const char *msg)
 {
         static const char *const reasons[] = {
@@ -528,7 +528,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r < 0) {
                 check_error(method, r, err, &res);
                 /* A request protobuf-c decodes may be refused only for one of
-                 * the reasons src/wire_check.h documents: where protobuf-c
+                 * the reasons src/rule/wire_check.h documents: where protobuf-c
                  * would read or re-encode it differently from the runtime. */
                 CHECK(!decodes || refused_by_wire_check(err->msg),
                       "crisp refused a request protobuf-c decodes: %s", err->msg);

@@ -1,4 +1,4 @@
-/* libFuzzer target: the seccomp profile validator (src/seccomp_profile.c,
+/* libFuzzer target: the seccomp profile validator (src/config/seccomp_profile.c,
  * json-c and libseccomp), through crisp_seccomp_profile_check_buffer, which
  * checks a profile's bytes from memory as crisp_seccomp_profile_check does
  * a file's.
@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "seccomp_profile.h"
+#include "config/seccomp_profile.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -157,7 +157,7 @@ static void check_each_exact(json_object *arr, const char *what)
 }
 
 /* Whether `filter` (includes / excludes) lists this machine's Go
- * architecture, as src/seccomp_profile.c decides. */
+ * architecture, as src/config/seccomp_profile.c decides. */
 static bool lists_native(json_object *filter)
 {
 #if defined(__x86_64__)

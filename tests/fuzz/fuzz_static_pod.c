@@ -1,4 +1,4 @@
-/* libFuzzer target: a static pod manifest (src/static_pods.c,
+/* libFuzzer target: a static pod manifest (src/podspec/static_pods.c,
  * crisp_static_pod_parse), YAML or JSON, as the kubelet's manifests folder
  * holds it.
  *
@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec_rule.h"
-#include "static_pods.h"
+#include "podspec/spec_rule.h"
+#include "podspec/static_pods.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

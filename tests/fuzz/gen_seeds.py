@@ -225,7 +225,7 @@ def python_triple_quoted(path):
 # ---- fuzz_config -------------------------------------------------------------------
 #
 # The file's bytes. Seeds: deploy/crisp.yaml (every key), the configs of
-# tests/unit/test_config.c (every key, every kind of error), and YAML that
+# tests/unit/config/test_config.c (every key, every kind of error), and YAML that
 # libyaml reads in less usual ways.
 
 def seeds_fuzz_config():
@@ -233,7 +233,7 @@ def seeds_fuzz_config():
         deploy = f.read()
     yield "deploy", deploy
     yield "truncated", deploy[: len(deploy) // 2]
-    for text in c_string_arguments(os.path.join(REPO, "tests", "unit", "test_config.c"),
+    for text in c_string_arguments(os.path.join(REPO, "tests", "unit", "config", "test_config.c"),
                                    ["write_config", "assert_config_error"]):
         yield "unit", text
     edge = [
@@ -266,13 +266,13 @@ def seeds_fuzz_config():
 
 # ---- fuzz_seccomp_profile ----------------------------------------------------------
 #
-# The profile's bytes. Seeds: the profiles of tests/unit/test_seccomp_profile.c
+# The profile's bytes. Seeds: the profiles of tests/unit/config/test_seccomp_profile.c
 # (among them a Docker-style one with archMap and per-rule includes/excludes)
 # and of tests/operate, and edge cases.
 
 def seeds_fuzz_seccomp_profile():
     for text in c_string_arguments(
-            os.path.join(REPO, "tests", "unit", "test_seccomp_profile.c"),
+            os.path.join(REPO, "tests", "unit", "config", "test_seccomp_profile.c"),
             ["check", "assert_refused"]):
         yield "unit", text
     for text in python_triple_quoted(os.path.join(REPO, "tests", "operate", "operatelib.py")):

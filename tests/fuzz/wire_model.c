@@ -1,3 +1,5 @@
+/* An independent reading of protobuf bytes, as Go protobuf reads them, for
+ * the fuzz targets' oracles (wire_model.h). */
 #include "wire_model.h"
 
 #include <stdarg.h>

@@ -1,7 +1,0 @@
-#ifndef CRISP_CHECK_PROFILE_H
-#define CRISP_CHECK_PROFILE_H
-
-/* argv[0] is "check-profile". */
-int crisp_check_profile_main(int argc, char **argv);
-
-#endif
