@@ -418,12 +418,27 @@ static void apply_policy(struct relay_call *c, const uint8_t *data, size_t len,
                          struct crisp_rewrite_result *res)
 {
         const struct crisp_policy *policy = &c->snap->policy;
+        res->audit = policy->mode == CRISP_MODE_AUDIT;
+        /* Without exemptions a CreateContainer needs no second look (a
+         * RunPodSandbox still does: its handler is remembered for a reload
+         * that adds runtimeHandlers). */
+        bool any_exemption =
+            policy->n_namespaces > 0 || policy->n_pod_labels > 0 || policy->n_runtime_handlers > 0;
+        if (!any_exemption && c->method == CRISP_METHOD_CREATE_CONTAINER) {
+                if (res->audit) {
+                        free(res->bytes);
+                        res->bytes = NULL;
+                        res->len = 0;
+                        res->changed = false;
+                }
+                return;
+        }
         struct crisp_pod_view view;
         _cleanup_error_ crisp_error *err = NULL;
         bool exempt = false;
         if (crisp_pod_view_decode(c->method, data, len, &view, &err) == 0) {
                 char handler[96];
-                if (c->method == CRISP_METHOD_CREATE_CONTAINER &&
+                if (c->method == CRISP_METHOD_CREATE_CONTAINER && policy->n_runtime_handlers > 0 &&
                     crisp_sandbox_handlers_get(view.sandbox_id, handler, sizeof(handler))) {
                         view.facts.runtime_handler = handler;
                         view.facts.runtime_handler_len = strlen(handler);
@@ -448,7 +463,6 @@ static void apply_policy(struct relay_call *c, const uint8_t *data, size_t len,
         }
         crisp_pod_view_release(&view);
 
-        res->audit = policy->mode == CRISP_MODE_AUDIT;
         if (exempt)
                 res->n_changes = 0;
         if (exempt || res->audit) {
@@ -555,15 +569,30 @@ static bool ask_spec(struct relay_call *c, grpc_byte_buffer *msg)
         return true;
 }
 
+/* The decision's log line, written once the request is on its way: the
+ * write(2) costs the call no latency there. */
+static void log_decision(struct relay_call *c, const struct crisp_rewrite_result *res)
+{
+        if (res->changed || res->exemption[0] != '\0' || res->n_changes > 0)
+                crisp_rewrite_result_log(res, c->method_path); /* also exempt, or audit */
+        else
+                log_debug("unchanged method=%s pod=%s/%s container=%s", c->method_path,
+                          res->pod_namespace, res->pod_name,
+                          res->container[0] ? res->container : "-");
+}
+
 /* Applies the seccomp rule and the policy to the first request message
- * *msg, replacing it when crisp changes it (*changed says so). Returns false
- * when the call was answered with an error instead (*msg is then still the
- * caller's). */
-static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, bool *changed)
+ * *msg, replacing it when crisp changes it (*changed says so). `res` gets
+ * the decision (*decided: the caller logs it with log_decision and releases
+ * it). Returns false when the call was answered with an error instead (*msg
+ * is then still the caller's). */
+static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, bool *changed,
+                                  struct crisp_rewrite_result *out, bool *decided)
 {
         grpc_slice in = read_all(*msg);
         struct crisp_rewrite_result res;
         _cleanup_error_ crisp_error *err = NULL;
+        *decided = false;
         struct crisp_rewrite_options opts = c->snap->rewrite;
         if (c->spec_asked)
                 settle_from_spec(c, &opts);
@@ -600,19 +629,14 @@ static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, 
         *changed = res.changed;
         if (res.changed) {
                 /* Hand the new bytes to gRPC without a copy; it frees them. */
-                grpc_slice out = grpc_slice_new(res.bytes, res.len, free);
+                grpc_slice bytes = grpc_slice_new(res.bytes, res.len, free);
                 res.bytes = NULL;
                 grpc_byte_buffer_destroy(*msg);
-                *msg = grpc_raw_byte_buffer_create(&out, 1);
-                grpc_slice_unref(out);
-                crisp_rewrite_result_log(&res, c->method_path);
-        } else if (res.exemption[0] != '\0' || res.n_changes > 0) {
-                crisp_rewrite_result_log(&res, c->method_path); /* exempt, or audit */
-        } else {
-                log_debug("unchanged method=%s pod=%s/%s container=%s", c->method_path,
-                          res.pod_namespace, res.pod_name, res.container[0] ? res.container : "-");
+                *msg = grpc_raw_byte_buffer_create(&bytes, 1);
+                grpc_slice_unref(bytes);
         }
-        crisp_rewrite_result_release(&res);
+        *out = res;
+        *decided = true;
         return true;
 }
 
@@ -637,8 +661,9 @@ static void observe_request(struct relay_call *c, grpc_slice received, grpc_byte
 static void forward_first(struct relay_call *c, grpc_byte_buffer *msg)
 {
         grpc_slice received = wants_bytes(c) ? read_all(msg) : grpc_empty_slice();
-        bool changed = false;
-        if (!rewrite_first_message(c, &msg, &changed)) {
+        bool changed = false, decided = false;
+        struct crisp_rewrite_result res;
+        if (!rewrite_first_message(c, &msg, &changed, &res, &decided)) {
                 /* Refused: recorded as it came, never forwarded. */
                 if (wants_bytes(c))
                         observe_request(c, received, NULL);
@@ -650,6 +675,10 @@ static void forward_first(struct relay_call *c, grpc_byte_buffer *msg)
                         unary_forward(c, msg);
                 else if (open_upstream(c, msg))
                         c2p_receive(c);
+                if (decided) {
+                        log_decision(c, &res);
+                        crisp_rewrite_result_release(&res);
+                }
         }
         grpc_slice_unref(received);
 }

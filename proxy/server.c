@@ -161,7 +161,11 @@ int crisp_server_start(uv_loop_t *loop, const struct crisp_options *opts,
          * time a connection attempt may take (its default is 20 s): 5 s lets
          * a busy runtime finish the HTTP/2 handshake without a spurious
          * UNAVAILABLE, while a runtime that is down (socket missing or
-         * refusing) still fails calls at once. */
+         * refusing) still fails calls at once.
+         *
+         * Not GRPC_ARG_MINIMAL_STACK: it saves about 2 KB per call in flight,
+         * but in gRPC 1.51 it also drops the filter that enforces the
+         * message size limits (tests/grpc/test_limits.py). */
         grpc_arg channel_args[] = {
             int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, max),
             int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, max),
