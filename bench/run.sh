@@ -15,13 +15,14 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: bench/run.sh [--rounds N] [--quick] [--scenarios "a b16 ..."] [--crisp PATH]
-                    [--crisp-args "..."] [--out DIR]
+                    [--crisp-args "..."] [--no-go] [--out DIR]
   --rounds N        rounds of every scenario (default 5; --quick: 1)
   --quick           short runs, one round: a smoke test in under ~2 minutes
   --scenarios LIST  subset of: a b16 b64 c d e0 e1 f (default: all)
   --crisp PATH      benchmark this crisp binary instead of building ./build/crisp
                     (A/B comparisons of a candidate against a baseline)
   --crisp-args STR  extra flags for crisp, e.g. "--threads 4" (experiments)
+  --no-go           leave out the Go pass-through proxy (bench/peer-go)
   --out DIR         results folder (default bench/results/<UTC timestamp>)
 Environment: BUILD_DIR (default ./build, configured RelWithDebInfo).
 EOF
@@ -35,6 +36,7 @@ SCENARIOS="a b16 b64 c d e0 e1 f"
 CRISP_ARGS=""
 CRISP=""
 OUT=""
+NO_GO=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--crisp-args) CRISP_ARGS=${2?}; shift 2 ;;
 	--crisp) CRISP=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
+	--no-go) NO_GO=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -64,6 +67,15 @@ targets=(fake_runtime loadgen rewrite_cost)
 cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 CRISP=${CRISP:-$BUILD/crisp} RT=$BUILD/fake_runtime LG=$BUILD/loadgen
 [ -x "$CRISP" ] || die "no crisp binary at $CRISP"
+# The Go baseline: a pass-through proxy on Debian's grpc-go (bench/peer-go).
+GO_PEER=""
+if [ "$NO_GO" = 0 ]; then
+	command -v go >/dev/null && [ -d /usr/share/gocode/src/google.golang.org/grpc ] ||
+		die "the Go baseline needs golang-go and golang-google-grpc-dev (apt-get install -y golang-go golang-google-grpc-dev), or --no-go"
+	GO_PEER=$BUILD/peer-go
+	(cd "$ROOT" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD/go-cache" \
+		go build -o "$GO_PEER" ./bench/peer-go) || die "cannot build bench/peer-go"
+fi
 
 # ---- scratch and results ----------------------------------------------------------
 WORK=$(mktemp -d /tmp/crisp-bench.XXXXXX)
@@ -218,7 +230,7 @@ I1=/runtime.v1.ImageService
 # Sets RT_ARGS (fake runtime), LG_ARGS (loadgen) and VARIANTS for a scenario.
 scenario() {
 	local s=$1
-	VARIANTS="direct relay crisp"
+	VARIANTS="direct relay ${GO_PEER:+go }crisp"
 	case "$s" in
 	a) # sequential small calls: the added latency per call
 		RT_ARGS=(--size 64)
@@ -229,7 +241,7 @@ scenario() {
 		LG_ARGS=(--duration-ms "$B_MS" --method "$V1/Version" --label small
 			--concurrency "${s#b}" --req-size 8) ;;
 	c) # a kubelet-sized CreateContainer: crisp rewrites it; --no-default relays it
-		VARIANTS="direct relay crisp-nodefault crisp"
+		VARIANTS="direct relay ${GO_PEER:+go }crisp-nodefault crisp"
 		RT_ARGS=(--size 70)
 		LG_ARGS=(--duration-ms 60000 --method "$V1/CreateContainer" --label createcontainer
 			--concurrency 1 --req-file "$CC_REQ" --count "$C_COUNT") ;;
@@ -237,12 +249,13 @@ scenario() {
 		RT_ARGS=(--size "$D_SIZE")
 		LG_ARGS=(--duration-ms 60000 --method "$V1/ListContainers" --label big
 			--concurrency 1 --req-size 4 --count "$D_COUNT") ;;
-	e0 | e1) # small calls alone (e0), and beside 1000 slow calls held 1 s each (e1)
-		RT_ARGS=(--slow-delay-ms 1000 --size 64)
+	e0 | e1) # small calls alone (e0), and beside 1000 slow ExecSync calls held 1 s each (e1):
+		# a kubelet's long probes and execs are ExecSync, a unary CRI method
+		RT_ARGS=(--rule ExecSync=64:1000000 --size 64)
 		LG_ARGS=(--warmup-ms 1500 --duration-ms "$E_MS" --method "$V1/Version" --label small
 			--concurrency 1 --req-size 8)
 		if [ "$s" = e1 ]; then
-			LG_ARGS+=(--method "$V1/SlowExecSync" --label slow --concurrency 1000
+			LG_ARGS+=(--method "$V1/ExecSync" --label slow --concurrency 1000
 				--ramp-ms 1000 --req-size 100)
 		fi ;;
 	f) # a kubelet on a 110-pod node (220 containers), at fixed rates
@@ -272,6 +285,9 @@ run_one() {
 	direct) target=$rt_sock ;;
 	relay)
 		start_bg "$log.socat.log" socat "UNIX-LISTEN:$hop,fork" "UNIX-CONNECT:$rt_sock"
+		hop_pid=$BG_PID target=$hop ;;
+	go)
+		start_bg "$log.go.log" "$GO_PEER" --listen "$hop" --upstream "$rt_sock"
 		hop_pid=$BG_PID target=$hop ;;
 	crisp | crisp-nodefault)
 		local extra=()
