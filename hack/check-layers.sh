@@ -16,6 +16,7 @@ declare -A allowed=(
 	[podspec]="base"
 	[record]="rule base api"
 	[metrics]="rule podspec base"
+	[complain]="config base"
 )
 src_folders="${!allowed[*]}"
 bad=0
@@ -88,7 +89,7 @@ check_outside_src() {
 }
 for f in proxy/*.[ch]; do
 	extra=""
-	[ "$f" = proxy/main.c ] && extra="replay check_profile"
+	[ "$f" = proxy/main.c ] && extra="replay check_profile report"
 	check_outside_src "$f" proxy "$extra"
 done
 for d in tools/*/; do

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "check_profile/check_profile.h"
+#include "complain.h"
 #include "base/error.h"
 #include "http.h"
 #include "base/log.h"
@@ -29,11 +30,13 @@
 #include "observers.h"
 #include "config/options.h"
 #include "podspec/pod_watch.h"
+#include "rule/policy_snapshot.h"
 #include "readiness.h"
 #include "record_tap.h"
 #include "record/recorder.h"
 #include "reload.h"
 #include "replay/replay.h"
+#include "report/report_main.h"
 #include "server.h"
 
 #ifndef CRISP_VERSION
@@ -60,6 +63,7 @@ struct control {
         struct crisp_recorder *recorder; /* NULL: not recording */
         struct crisp_http *http;         /* NULL: no metrics.listen */
         struct crisp_readiness *readiness;
+        struct crisp_complain *complain; /* issue 14 */
         int argc;
         char **argv; /* re-parsed on reload */
         int signals_seen;
@@ -135,16 +139,44 @@ static void watch_config(struct control *ctl)
                          uv_strerror(r));
 }
 
-/* /metrics, /healthz, /readyz. */
+/* issue 14: complain mode's series after the others. */
+static long append_complain_metrics(struct control *ctl, char **body, long n)
+{
+        char *extra = NULL;
+        size_t extra_len = 0;
+        FILE *f = open_memstream(&extra, &extra_len);
+        if (f == NULL)
+                return n;
+        crisp_report_metrics(crisp_complain_report(ctl->complain), f);
+        fclose(f);
+        char *joined = realloc(*body, (size_t)n + extra_len + 1);
+        if (joined != NULL) {
+                memcpy(joined + n, extra, extra_len + 1);
+                *body = joined;
+                n += (long)extra_len;
+        }
+        free(extra);
+        return n;
+}
+
+/* /metrics, /healthz, /readyz, /complain (issue 14: what crisp report reads). */
 static void on_http(void *arg, const char *path, struct crisp_http_response *resp)
 {
-        (void)arg;
+        struct control *ctl = arg;
+        if (strcmp(path, "/complain") == 0) {
+                resp->body = crisp_report_json(crisp_complain_report(ctl->complain));
+                resp->status = resp->body ? 200 : 500;
+                resp->content_type = "application/json";
+                resp->body_len = resp->body ? strlen(resp->body) : 0;
+                return;
+        }
         if (strcmp(path, "/metrics") == 0) {
                 long n = crisp_metrics_render(&resp->body, CRISP_VERSION, grpc_version_string());
                 if (n < 0) {
                         resp->status = 500;
                         return;
                 }
+                n = append_complain_metrics(ctl, &resp->body, n);
                 resp->status = 200;
                 resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
                 resp->body_len = (size_t)n;
@@ -160,7 +192,7 @@ static void on_http(void *arg, const char *path, struct crisp_http_response *res
                 text = ready ? "ok: the runtime answered Version\n"
                              : "not ready: the runtime did not answer Version\n";
         } else {
-                text = "not found: /metrics, /healthz or /readyz\n";
+                text = "not found: /metrics, /healthz, /readyz or /complain\n";
         }
         resp->body = strdup(text);
         resp->body_len = resp->body ? strlen(text) : 0;
@@ -293,6 +325,8 @@ int main(int argc, char **argv)
                 return crisp_replay_main(argc - 1, argv + 1);
         if (argc >= 2 && strcmp(argv[1], "check-profile") == 0)
                 return crisp_check_profile_main(argc - 1, argv + 1);
+        if (argc >= 2 && strcmp(argv[1], "report") == 0)
+                return crisp_report_main(argc - 1, argv + 1);
 
         struct crisp_options opts;
         _cleanup_error_ crisp_error *err = NULL;
@@ -326,11 +360,21 @@ int main(int argc, char **argv)
         crisp_metrics_set_config_hash(crisp_config_file_hash(opts.config_path));
 
         struct control ctl = {.opts = &opts, .argc = argc, .argv = argv};
+        /* issue 14: complain mode's twins and report; always there, so a
+         * reload can turn complain on (its kernel reader starts then). */
+        ctl.complain = crisp_complain_new(opts.complain_dir, (int)opts.complain_source);
+        if (ctl.complain == NULL) {
+                log_error("cannot start: out of memory");
+                crisp_options_release(&opts);
+                return 1;
+        }
+        crisp_policy_set_twin_hook(crisp_complain_twin, ctl.complain);
         struct crisp_record_tap tap;
         struct crisp_observers observers;
         crisp_observers_init(&observers);
         if (opts.record_path[0] != '\0') {
                 if (open_recorder(&opts, &ctl.recorder) < 0) {
+                        crisp_complain_free(ctl.complain);
                         crisp_options_release(&opts);
                         return 1;
                 }
@@ -339,6 +383,7 @@ int main(int argc, char **argv)
         }
         if (opts.metrics_listen[0] != '\0')
                 crisp_observers_add(&observers, crisp_metrics_tap());
+        crisp_observers_add(&observers, crisp_complain_observer(ctl.complain));
         uv_loop_init(&ctl.loop);
         uv_signal_init(&ctl.loop, &ctl.sigterm);
         uv_signal_init(&ctl.loop, &ctl.sigint);
@@ -364,6 +409,7 @@ int main(int argc, char **argv)
                 uv_loop_close(&ctl.loop);
                 grpc_shutdown_blocking();
                 crisp_recorder_close(ctl.recorder);
+                crisp_complain_free(ctl.complain);
                 crisp_options_release(&opts);
                 return 1;
         }
@@ -395,6 +441,7 @@ int main(int argc, char **argv)
                 stop_pod_spec_source(&ctl);
                 grpc_shutdown_blocking();
                 crisp_recorder_close(ctl.recorder);
+                crisp_complain_free(ctl.complain);
                 crisp_options_release(&opts);
                 return 1;
         }
@@ -421,6 +468,7 @@ int main(int argc, char **argv)
         stop_pod_spec_source(&ctl);
         /* Every call has ended, so every record is submitted: write them all. */
         crisp_recorder_close(ctl.recorder);
+        crisp_complain_free(ctl.complain);
         grpc_shutdown_blocking();
         crisp_options_release(&opts);
         log_info("stopped");

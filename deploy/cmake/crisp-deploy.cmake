@@ -71,7 +71,7 @@ install(FILES ${CMAKE_BINARY_DIR}/deploy/systemd/crisp.service
 install(FILES ${_crisp_deploy}/systemd/crisp.env
         DESTINATION ${CMAKE_INSTALL_DATADIR}/crisp)
 # Not enabled by default: copy it to /etc/systemd/system/crisp.service.d/.
-install(FILES ${_crisp_deploy}/systemd/30-podspec.conf
+install(FILES ${_crisp_deploy}/systemd/30-podspec.conf ${_crisp_deploy}/systemd/40-complain.conf
         DESTINATION ${CMAKE_INSTALL_DATADIR}/crisp/systemd)
 install(FILES ${_crisp_deploy}/kubelet/20-crisp.conf ${_crisp_deploy}/kubelet/kubelet.env
               ${_crisp_deploy}/kubelet/kubelet-config.yaml

@@ -205,7 +205,8 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                         return r;
                 if (crisp_mode_parse(s, &o->policy.mode) < 0)
                         return crisp_error_set(err, EINVAL,
-                                               "%s:%lu: mode: '%s' is not enforce, audit or off",
+                                               "%s:%lu: mode: '%s' is not enforce, audit, "
+                                               "complain or off",
                                                rd->file, crisp_yaml_line(v), s);
                 return 0;
         }
@@ -272,10 +273,28 @@ static int on_top(struct reader *rd, const char *key, yaml_node_t *k, yaml_node_
                 return each_pair(rd, v, key, on_record, err);
         if (strcmp(key, "podSpec") == 0)
                 return each_pair(rd, v, key, on_pod_spec, err);
+        if (strcmp(key, "complainSource") == 0) {
+                if ((r = scalar(rd, v, key, &s, err)) < 0)
+                        return r;
+                if (crisp_complain_source_parse(s, &o->complain_source) < 0)
+                        return crisp_error_set(err, EINVAL,
+                                               "%s:%lu: complainSource: '%s' is not auto, audit "
+                                               "or kmsg",
+                                               rd->file, crisp_yaml_line(v), s);
+                return 0;
+        }
+        if (strcmp(key, "complainDir") == 0) {
+                if ((r = scalar(rd, v, key, &s, err)) < 0)
+                        return r;
+                char where[160];
+                snprintf(where, sizeof(where), "%s:%lu: complainDir", rd->file, crisp_yaml_line(v));
+                return crisp_options_set_path(where, s, o->complain_dir, sizeof(o->complain_dir),
+                                              err);
+        }
         return unknown(rd, k, "", key,
                        "listen, runtimeEndpoint, mode, ambiguousUnconfined, defaultProfile, "
                        "exemptions, log, metrics, record, podSpec, maxMessageSize, socketMode, "
-                       "shutdownGracePeriod, threads",
+                       "shutdownGracePeriod, threads, complainDir, complainSource",
                        err);
 }
 

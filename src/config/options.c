@@ -36,6 +36,8 @@ enum {
         OPT_NODE_NAME,
         OPT_POD_MANIFEST_PATH,
         OPT_POD_SPEC_WAIT,
+        OPT_COMPLAIN_DIR,
+        OPT_COMPLAIN_SOURCE,
 };
 
 static const struct option long_options[] = {
@@ -61,6 +63,8 @@ static const struct option long_options[] = {
     {"node-name", required_argument, NULL, OPT_NODE_NAME},
     {"pod-manifest-path", required_argument, NULL, OPT_POD_MANIFEST_PATH},
     {"pod-spec-wait-ms", required_argument, NULL, OPT_POD_SPEC_WAIT},
+    {"complain-dir", required_argument, NULL, OPT_COMPLAIN_DIR},
+    {"complain-source", required_argument, NULL, OPT_COMPLAIN_SOURCE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -87,7 +91,9 @@ void crisp_options_usage(FILE *out)
               "                                >= 1.28 sends for both nothing set and explicit\n"
               "                                Unconfined\n"
               "  --mode MODE                   enforce (default): rewrite; audit: decide and log\n"
-              "                                but forward unchanged; off: pass-through\n"
+              "                                but forward unchanged; complain: like enforce, but\n"
+              "                                under a logging twin of the default profile that\n"
+              "                                blocks nothing (crisp report); off: pass-through\n"
               "  --no-default                  the same as --mode off\n"
               "  --max-message-size BYTES      largest message either way (default 16777216)\n"
               "  --socket-mode OCTAL           mode of the listening socket (default 0660)\n"
@@ -116,6 +122,11 @@ void crisp_options_usage(FILE *out)
               "                                /etc/kubernetes/manifests; \"\" for none)\n"
               "  --pod-spec-wait-ms MS         how long a pod missing from the in-sync cache is\n"
               "                                waited for (default 250)\n"
+              "  --complain-dir DIR            where --mode complain writes its twin profiles\n"
+              "                                (default /var/lib/crisp/complain)\n"
+              "  --complain-source SOURCE      where complain mode reads seccomp records: audit\n"
+              "                                (the audit netlink socket), kmsg (/dev/kmsg) or\n"
+              "                                auto (default: audit, else kmsg)\n"
               "  --help                        print this help\n"
               "  --version                     print the version\n",
               out);
@@ -187,9 +198,11 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                         break;
                 case OPT_MODE:
                         if (crisp_mode_parse(optarg, &opts->policy.mode) < 0)
-                                return crisp_error_set(err, EINVAL,
-                                                       "--mode: '%s' is not enforce, audit or off",
-                                                       optarg);
+                                return crisp_error_set(
+                                    err, EINVAL,
+                                    "--mode: '%s' is not enforce, audit, complain "
+                                    "or off",
+                                    optarg);
                         break;
                 case OPT_CONFIG:
                         break; /* read first, above */
@@ -307,6 +320,19 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                         if (r < 0)
                                 return r;
                         opts->pod_spec_wait_ms = v;
+                        break;
+                case OPT_COMPLAIN_SOURCE:
+                        if (crisp_complain_source_parse(optarg, &opts->complain_source) < 0)
+                                return crisp_error_set(err, EINVAL,
+                                                       "--complain-source: '%s' is not auto, "
+                                                       "audit or kmsg",
+                                                       optarg);
+                        break;
+                case OPT_COMPLAIN_DIR:
+                        r = crisp_options_set_path("--complain-dir", optarg, opts->complain_dir,
+                                                   sizeof(opts->complain_dir), err);
+                        if (r < 0)
+                                return r;
                         break;
                 case OPT_HELP:
                         opts->show_help = true;

@@ -100,4 +100,28 @@ void crisp_options_defaults(struct crisp_options *opts)
         snprintf(opts->static_pod_path, sizeof(opts->static_pod_path), "%s",
                  CRISP_DEFAULT_STATIC_POD_PATH);
         opts->pod_spec_wait_ms = CRISP_DEFAULT_POD_SPEC_WAIT_MS;
+        snprintf(opts->complain_dir, sizeof(opts->complain_dir), "%s", CRISP_DEFAULT_COMPLAIN_DIR);
+}
+
+static const char *const complain_sources[] = {
+    [CRISP_COMPLAIN_SOURCE_AUTO] = "auto",
+    [CRISP_COMPLAIN_SOURCE_AUDIT] = "audit",
+    [CRISP_COMPLAIN_SOURCE_KMSG] = "kmsg",
+};
+
+int crisp_complain_source_parse(const char *name, enum crisp_complain_source *out)
+{
+        for (size_t i = 0; i < sizeof(complain_sources) / sizeof(complain_sources[0]); i++)
+                if (strcmp(name, complain_sources[i]) == 0) {
+                        *out = (enum crisp_complain_source)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *crisp_complain_source_name(enum crisp_complain_source source)
+{
+        return (unsigned)source < sizeof(complain_sources) / sizeof(complain_sources[0])
+                   ? complain_sources[source]
+                   : "?";
 }

@@ -27,6 +27,19 @@
         "/etc/kubernetes/manifests" /* the kubelet's kubeadm default */
 #define CRISP_DEFAULT_POD_SPEC_WAIT_MS 250
 
+/* --complain-dir (README.md, "Complain mode") */
+#define CRISP_DEFAULT_COMPLAIN_DIR "/var/lib/crisp/complain"
+
+/* --complain-source: where complain mode reads the kernel's seccomp records. */
+enum crisp_complain_source {
+        CRISP_COMPLAIN_SOURCE_AUTO = 0, /* audit, else kmsg */
+        CRISP_COMPLAIN_SOURCE_AUDIT,    /* the audit netlink socket's read-only group */
+        CRISP_COMPLAIN_SOURCE_KMSG,     /* /dev/kmsg (printk, rate-limited) */
+};
+/* Parses "auto", "audit" or "kmsg"; returns 0 or -EINVAL. */
+int crisp_complain_source_parse(const char *name, enum crisp_complain_source *out);
+const char *crisp_complain_source_name(enum crisp_complain_source source);
+
 struct crisp_options {
         char listen[108];           /* unix socket path crisp serves on (sun_path size) */
         char runtime_endpoint[108]; /* unix socket path of the real runtime */
@@ -58,6 +71,10 @@ struct crisp_options {
         char node_name[256];        /* "" until main fills in the host name */
         char static_pod_path[4096]; /* "" = no static pods */
         long pod_spec_wait_ms;
+
+        /* issue 14: where complain mode writes its twin profiles. */
+        char complain_dir[4096];
+        enum crisp_complain_source complain_source;
 
         bool show_help;
         bool show_version;

@@ -76,8 +76,9 @@ static struct {
         atomic_ulong duration_count[N_METHODS];
         atomic_ulong duration_sum_us[N_METHODS];
         atomic_long in_flight;
-        /* [mode: 0 enforce, 1 audit][context][from][to: 0 RuntimeDefault, 1 Localhost] */
-        atomic_ulong rewrites[2][N_CONTEXTS][N_FROM][2];
+        /* [mode: 0 enforce, 1 audit, 2 complain][context][from][to: 0 RuntimeDefault,
+         * 1 Localhost (a complain twin is one)] */
+        atomic_ulong rewrites[3][N_CONTEXTS][N_FROM][2];
         atomic_ulong exemptions[N_KINDS];
         atomic_ulong decode_failures[2]; /* RunPodSandbox, CreateContainer */
         atomic_ulong reloads[2];         /* failure, success */
@@ -146,8 +147,9 @@ void crisp_metrics_decision(const struct crisp_rewrite_result *r)
                 if (from < 0 || from >= N_FROM)
                         from = 0;
                 bool localhost = strncmp(r->changes[i].after, "Localhost", 9) == 0;
-                atomic_fetch_add(&m.rewrites[r->audit ? 1 : 0][context_index(r->changes[i].context)]
-                                            [from][localhost ? 1 : 0],
+                int mode = r->audit ? 1 : r->complain ? 2 : 0;
+                atomic_fetch_add(&m.rewrites[mode][context_index(r->changes[i].context)][from]
+                                            [localhost ? 1 : 0],
                                  1);
         }
 }
@@ -248,10 +250,12 @@ static void render_calls(FILE *f)
 static void render_policy(FILE *f)
 {
         fputs("# HELP crisp_seccomp_rewrites_total Security contexts defaulted (mode=enforce) "
-              "or that enforce would have defaulted (mode=audit).\n"
+              "or that enforce would have defaulted (mode=audit), or defaulted to a logging twin "
+              "(mode=complain).\n"
               "# TYPE crisp_seccomp_rewrites_total counter\n",
               f);
-        for (int mode = 0; mode < 2; mode++)
+        static const char *const modes[] = {"enforce", "audit", "complain"};
+        for (int mode = 0; mode < 3; mode++)
                 for (int c = 0; c < N_CONTEXTS; c++)
                         for (int from = 0; from < N_FROM; from++)
                                 for (int to = 0; to < 2; to++) {
@@ -262,7 +266,7 @@ static void render_policy(FILE *f)
                                                         "crisp_seccomp_rewrites_total{mode=\"%s\","
                                                         "context=\"%s\",from=\"%s\",to=\"%s\"} "
                                                         "%lu\n",
-                                                        mode ? "audit" : "enforce", contexts[c],
+                                                        modes[mode], contexts[c],
                                                         crisp_profile_field_name(
                                                             (enum crisp_profile_field)from),
                                                         to ? "Localhost" : "RuntimeDefault", v);

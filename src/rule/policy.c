@@ -11,6 +11,7 @@ static const char *const mode_names[] = {
     [CRISP_MODE_ENFORCE] = "enforce",
     [CRISP_MODE_AUDIT] = "audit",
     [CRISP_MODE_OFF] = "off",
+    [CRISP_MODE_COMPLAIN] = "complain",
 };
 
 int crisp_mode_parse(const char *name, enum crisp_mode *out)

@@ -15,9 +15,10 @@ enum crisp_mode {
         CRISP_MODE_ENFORCE = 0, /* rewrite as the rule says (the default) */
         CRISP_MODE_AUDIT,       /* decide and log as enforce would; forward unchanged */
         CRISP_MODE_OFF,         /* pure pass-through: nothing decoded */
+        CRISP_MODE_COMPLAIN,    /* issue 14: decide as enforce, but default to a logging twin */
 };
 
-/* Parses "enforce", "audit" or "off"; returns 0 or -EINVAL. */
+/* Parses "enforce", "audit", "off" or "complain"; returns 0 or -EINVAL. */
 int crisp_mode_parse(const char *name, enum crisp_mode *out);
 const char *crisp_mode_name(enum crisp_mode mode);
 

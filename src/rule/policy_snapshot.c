@@ -5,6 +5,16 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* issue 14: set once at start, before the first snapshot. */
+static crisp_twin_fn twin_hook;
+static void *twin_hook_arg;
+
+void crisp_policy_set_twin_hook(crisp_twin_fn fn, void *arg)
+{
+        twin_hook = fn;
+        twin_hook_arg = arg;
+}
+
 int crisp_policy_snapshot_new(const struct crisp_policy *policy, struct crisp_policy_snapshot **out,
                               crisp_error **err)
 {
@@ -19,6 +29,9 @@ int crisp_policy_snapshot_new(const struct crisp_policy *policy, struct crisp_po
         atomic_init(&s->refs, 1);
         s->rewrite.ambiguous = s->policy.ambiguous;
         s->rewrite.localhost_profile = s->policy.default_profile_path;
+        s->rewrite.complain = s->policy.mode == CRISP_MODE_COMPLAIN;
+        s->rewrite.twin = twin_hook;
+        s->rewrite.twin_arg = twin_hook_arg;
         s->generation = 1;
         *out = s;
         return 0;

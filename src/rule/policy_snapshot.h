@@ -30,6 +30,10 @@ struct crisp_policy_holder {
 int crisp_policy_snapshot_new(const struct crisp_policy *policy, struct crisp_policy_snapshot **out,
                               crisp_error **err);
 
+/* issue 14: the twin maker complain-mode snapshots get (rewrite.h); set it
+ * once, before the first snapshot is made. */
+void crisp_policy_set_twin_hook(crisp_twin_fn fn, void *arg);
+
 /* Takes ownership of `first`. */
 void crisp_policy_holder_init(struct crisp_policy_holder *h, struct crisp_policy_snapshot *first);
 /* Drops the holder's reference (snapshots still held by calls live on). */

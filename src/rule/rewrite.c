@@ -103,9 +103,47 @@ static void describe(char *dst, size_t size, const ProtobufCBinaryData *path,
 /* Applies the rule to one security context, given pointers to its two
  * seccomp members. Messages created here use malloc, the allocator
  * protobuf-c's free_unpacked releases them with. */
+/* issue 14: complain mode asks for the context's twin; on success `buf`
+ * holds its path and the rule writes it in place of the default. */
+static const char *twin_for(const char *context, const Crisp__Cri__Capability *caps,
+                            const struct crisp_rewrite_options *opts,
+                            struct crisp_rewrite_result *res, char *buf, size_t size)
+{
+        if (!opts->complain || opts->twin == NULL)
+                return opts->localhost_profile;
+        size_t n_add = caps ? caps->n_add_capabilities : 0;
+        size_t n_drop = caps ? caps->n_drop_capabilities : 0;
+        struct crisp_rewrite_cap *list = calloc(n_add + n_drop + 1, sizeof(*list));
+        if (list == NULL)
+                return opts->localhost_profile;
+        for (size_t i = 0; i < n_add; i++)
+                list[i] = (struct crisp_rewrite_cap){(const char *)caps->add_capabilities[i].data,
+                                                     caps->add_capabilities[i].len};
+        for (size_t i = 0; i < n_drop; i++)
+                list[n_add + i] = (struct crisp_rewrite_cap){
+                    (const char *)caps->drop_capabilities[i].data, caps->drop_capabilities[i].len};
+        struct crisp_twin_request req = {.context = context,
+                                         .base_profile = opts->localhost_profile,
+                                         .add = list,
+                                         .n_add = n_add,
+                                         .drop = list + n_add,
+                                         .n_drop = n_drop};
+        int r = opts->twin(opts->twin_arg, &req, buf, size);
+        free(list);
+        if (r < 0)
+                return opts->localhost_profile; /* enforce's decision, said loudly by the callee */
+        res->complain = true;
+        if (strcmp(context, "container") == 0) {
+                res->container_twin = true;
+                snprintf(res->twin, sizeof(res->twin), "%s", buf);
+        }
+        return buf;
+}
+
 static int apply_rule(const char *context, protobuf_c_boolean *has_path, ProtobufCBinaryData *path,
-                      SecurityProfile **field, const struct crisp_rewrite_options *opts,
-                      struct crisp_rewrite_result *res, crisp_error **err)
+                      SecurityProfile **field, const Crisp__Cri__Capability *caps,
+                      const struct crisp_rewrite_options *opts, struct crisp_rewrite_result *res,
+                      crisp_error **err)
 {
         const char *why = NULL;
         size_t path_len = *has_path ? path->len : 0;
@@ -138,7 +176,8 @@ static int apply_rule(const char *context, protobuf_c_boolean *has_path, Protobu
         if (fresh == NULL)
                 return crisp_error_set(err, ENOMEM, "%s: out of memory", context);
         crisp__cri__security_profile__init(fresh);
-        const char *local = opts->localhost_profile;
+        char twin[256];
+        const char *local = twin_for(context, caps, opts, res, twin, sizeof(twin));
         if (local != NULL) {
                 size_t n = strlen(local);
                 fresh->localhost_ref.data = malloc(n ? n : 1);
@@ -208,7 +247,7 @@ static int apply_to_sandbox(const char *context, Crisp__Cri__PodSandboxConfig *c
         }
         Crisp__Cri__LinuxSandboxSecurityContext *sc = linux->security_context;
         return apply_rule(context, &sc->has_seccomp_profile_path, &sc->seccomp_profile_path,
-                          &sc->seccomp, opts, res, err);
+                          &sc->seccomp, NULL, opts, res, err);
 }
 
 static int apply_to_container(Crisp__Cri__ContainerConfig *cfg,
@@ -227,7 +266,7 @@ static int apply_to_container(Crisp__Cri__ContainerConfig *cfg,
         }
         Crisp__Cri__LinuxContainerSecurityContext *sc = linux->security_context;
         return apply_rule("container", &sc->has_seccomp_profile_path, &sc->seccomp_profile_path,
-                          &sc->seccomp, opts, res, err);
+                          &sc->seccomp, sc->capabilities, opts, res, err);
 }
 
 /* Re-encodes `msg` into res->bytes when any context changed. */
@@ -326,7 +365,10 @@ void crisp_rewrite_result_log(const struct crisp_rewrite_result *r, const char *
                 log_info("seccomp exempt method=%s pod=%s/%s uid=%s container=%s mode=%s "
                          "exemption=%s",
                          method_path, r->pod_namespace, r->pod_name, r->pod_uid, container,
-                         r->audit ? "audit" : "enforce", r->exemption);
+                         r->audit      ? "audit"
+                         : r->complain ? "complain"
+                                       : "enforce",
+                         r->exemption);
                 return;
         }
         for (size_t i = 0; i < r->n_changes; i++) {
@@ -337,7 +379,10 @@ void crisp_rewrite_result_log(const struct crisp_rewrite_result *r, const char *
                          "before=\"%s\" after=\"%s\" reason=\"%s\" mode=%s%s%s",
                          r->audit ? "audit: seccomp would be defaulted" : "seccomp defaulted",
                          method_path, r->pod_namespace, r->pod_name, r->pod_uid, container,
-                         c->context, c->before, c->after, c->why, r->audit ? "audit" : "enforce",
+                         c->context, c->before, c->after, c->why,
+                         r->audit      ? "audit"
+                         : r->complain ? "complain"
+                                       : "enforce",
                          settled ? " source=" : "", settled ? r->source : "");
         }
 }

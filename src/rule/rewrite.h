@@ -26,6 +26,27 @@ enum crisp_method crisp_method_classify(const char *path, size_t len);
 /* "RunPodSandbox", "CreateContainer" or "other". */
 const char *crisp_method_name(enum crisp_method method);
 
+/* issue 14 (complain mode): one capability name as the request carries it. */
+struct crisp_rewrite_cap {
+        const char *name; /* not NUL-terminated */
+        size_t len;
+};
+
+/* What complain mode is asked for each context the rule defaults. */
+struct crisp_twin_request {
+        const char *context;      /* "container", "sandbox_config" or "sandbox" */
+        const char *base_profile; /* enforce's default: NULL RuntimeDefault, else its path */
+        /* the context's capabilities.add/drop_capabilities (container only) */
+        const struct crisp_rewrite_cap *add, *drop;
+        size_t n_add, n_drop;
+};
+
+/* Writes the path of the logging twin to use instead of the default into
+ * path[size] and returns 0; a negative value means no twin (the callee has
+ * logged and counted why): enforce's default stands for that context. */
+typedef int (*crisp_twin_fn)(void *arg, const struct crisp_twin_request *req, char *path,
+                             size_t size);
+
 struct crisp_rewrite_options {
         enum crisp_ambiguous_policy ambiguous;
         /* What "default" means (config defaultProfile). NULL: RuntimeDefault,
@@ -39,6 +60,12 @@ struct crisp_rewrite_options {
         bool container_settled;
         enum crisp_ambiguous_policy container_ambiguous;
         const char *container_why;
+
+        /* issue 14: complain mode; `twin` gives each defaulted context its
+         * twin (NULL: complain behaves as enforce). */
+        bool complain;
+        crisp_twin_fn twin;
+        void *twin_arg;
 };
 
 /* One security context that crisp changed. */
@@ -79,6 +106,12 @@ struct crisp_rewrite_result {
          * ("spec", "static-manifest", "policy-fallback"), logged as source=. */
         bool container_ambiguous;
         char source[32];
+
+        /* issue 14: complain mode gave the container context a twin
+         * (`twin` holds its path); `complain` for any context. */
+        bool complain;
+        bool container_twin;
+        char twin[256];
 };
 
 /* Applies the rule to one request of `method` (which must not be

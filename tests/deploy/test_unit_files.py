@@ -103,6 +103,11 @@ class SystemdAccepts(unittest.TestCase):
                                    "--threshold=%d" % MAX_EXPOSURE_WITH_NETWORK, "crisp.service")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
+    def test_verify_unit_with_complain_dropin(self):
+        self.root.put("/etc/systemd/system/crisp.service.d/40-complain.conf",
+                      src=deploylib.COMPLAIN_DROPIN)
+        self.verify("crisp.service")
+
     def test_verify_kubelet_with_dropin(self):
         self.root.put("/usr/lib/systemd/system/kubelet.service", text=KUBELET_SERVICE)
         self.root.put("/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",

@@ -31,7 +31,7 @@ _METHODS = {
     for prefix, names in (
         (_RUNTIME, ("Version", "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox",
                     "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
-                    "RemoveContainer", "ExecSync")),
+                    "RemoveContainer", "ExecSync", "ContainerStatus")),
         (_IMAGE, ("ImageStatus",)),
     )
     for name in names

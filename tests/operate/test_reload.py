@@ -98,7 +98,7 @@ class Reload(unittest.TestCase):
         samples = scrape(self.metrics)
         self.assertGreaterEqual(metric(samples, "crisp_config_reloads_total", result="failure"), 3)
         self.assertEqual([ls for (n, ls) in samples if n == "crisp_config_info"], hash_before)
-        self.assertIn("mode: 'enforcing' is not enforce, audit or off", self.crisp.log())
+        self.assertIn("mode: 'enforcing' is not enforce, audit, complain or off", self.crisp.log())
 
     def test_file_change_alone_reloads(self):
         before = self.crisp.count_log("the config file changed: reloading")

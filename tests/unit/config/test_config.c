@@ -200,7 +200,8 @@ static void wrong_type_is_reported(void **state)
 static void bad_enum_value_says_what_is_allowed(void **state)
 {
         (void)state;
-        assert_config_error("mode: enforcing\n", ":1: mode: 'enforcing'", "enforce, audit or off");
+        assert_config_error("mode: enforcing\n", ":1: mode: 'enforcing'",
+                            "enforce, audit, complain or off");
         assert_config_error("ambiguousUnconfined: drop\n", ":1: ambiguousUnconfined",
                             "runtime-default or keep");
         assert_config_error("log:\n  format: xml\n", ":2: log.format: 'xml'", "text or json");

@@ -157,7 +157,7 @@ static void bad_flags_say_why(void **state)
              "--record-max-messages"},
             {ARGC("--record", ""), ARGV("--record", ""), "--record: the file name is empty"},
             {ARGC("--mode", "strict"), ARGV("--mode", "strict"),
-             "--mode: 'strict' is not enforce, audit or off"},
+             "--mode: 'strict' is not enforce, audit, complain or off"},
             {ARGC("--log-format", "xml"), ARGV("--log-format", "xml"), "not text or json"},
             {ARGC("--metrics-listen", "9760"), ARGV("--metrics-listen", "9760"), "HOST:PORT"},
             {ARGC("--config", "/nonexistent.yaml"), ARGV("--config", "/nonexistent.yaml"),

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -694,10 +695,114 @@ static void identity_is_made_safe_for_logs(void **state)
         crisp_rewrite_result_release(&res);
 }
 
+/* ---- issue 14: complain mode asks for a twin ------------------------------------ */
+
+static struct {
+        int calls;
+        char context[32];
+        size_t n_add, n_drop;
+        char add0[32];
+        bool fail;
+} twin_seen;
+
+static int fake_twin(void *arg, const struct crisp_twin_request *req, char *path, size_t size)
+{
+        (void)arg;
+        twin_seen.calls++;
+        snprintf(twin_seen.context, sizeof(twin_seen.context), "%s", req->context);
+        if (strcmp(req->context, "container") == 0) {
+                twin_seen.n_add = req->n_add;
+                twin_seen.n_drop = req->n_drop;
+                if (req->n_add)
+                        snprintf(twin_seen.add0, sizeof(twin_seen.add0), "%.*s",
+                                 (int)req->add[0].len, req->add[0].name);
+        }
+        if (twin_seen.fail)
+                return -1;
+        snprintf(path, size, "/twins/%s.json", req->context);
+        return 0;
+}
+
+static void complain_gives_each_defaulted_context_its_twin(void **state)
+{
+        (void)state;
+        memset(&twin_seen, 0, sizeof(twin_seen));
+        /* capabilities (field 1) {add_capabilities 1: "SYS_ADMIN", drop 2: "ALL"} */
+        struct pb caps = {0}, csc = {0};
+        put_str(&caps, 1, "SYS_ADMIN");
+        put_str(&caps, 2, "ALL");
+        put_msg(&csc, 1, &caps);
+        struct pb ssc = sandbox_sc("", ABSENT);
+        struct pb req = create_container(&csc, &ssc);
+        struct crisp_rewrite_options o = default_policy;
+        o.complain = true;
+        o.twin = fake_twin;
+        struct crisp_rewrite_result res;
+        assert_int_equal(rewrite(CRISP_METHOD_CREATE_CONTAINER, &req, &o, &res), 0);
+        assert_int_equal(twin_seen.calls, 2);
+        assert_int_equal(twin_seen.n_add, 1);
+        assert_int_equal(twin_seen.n_drop, 1);
+        assert_string_equal(twin_seen.add0, "SYS_ADMIN");
+        assert_true(res.complain);
+        assert_true(res.container_twin);
+        assert_string_equal(res.twin, "/twins/container.json");
+        Crisp__Cri__CreateContainerRequest *out =
+            crisp__cri__create_container_request__unpack(NULL, res.len, res.bytes);
+        assert_non_null(out);
+        const Crisp__Cri__LinuxContainerSecurityContext *c = out->config->linux->security_context;
+        assert_int_equal(c->seccomp->profile_type, 2); /* Localhost */
+        assert_bytes(c->seccomp->has_localhost_ref, c->seccomp->localhost_ref,
+                     "/twins/container.json");
+        assert_bytes(c->has_seccomp_profile_path, c->seccomp_profile_path,
+                     "localhost//twins/container.json");
+        /* the capabilities go on as they came */
+        assert_int_equal(c->capabilities->n_add_capabilities, 1);
+        const Crisp__Cri__LinuxSandboxSecurityContext *s =
+            out->sandbox_config->linux->security_context;
+        assert_bytes(s->seccomp->has_localhost_ref, s->seccomp->localhost_ref,
+                     "/twins/sandbox_config.json");
+        crisp__cri__create_container_request__free_unpacked(out, NULL);
+        crisp_rewrite_result_release(&res);
+}
+
+static void complain_without_a_twin_keeps_enforce_s_decision(void **state)
+{
+        (void)state;
+        memset(&twin_seen, 0, sizeof(twin_seen));
+        twin_seen.fail = true;
+        struct pb csc = container_sc(0, "", ABSENT, NULL);
+        struct pb ssc = sandbox_sc("", ABSENT);
+        struct pb req = create_container(&csc, &ssc);
+        struct crisp_rewrite_options o = default_policy;
+        o.complain = true;
+        o.twin = fake_twin;
+        struct crisp_rewrite_result res;
+        assert_int_equal(rewrite(CRISP_METHOD_CREATE_CONTAINER, &req, &o, &res), 0);
+        assert_false(res.complain);
+        assert_false(res.container_twin);
+        Crisp__Cri__CreateContainerRequest *out =
+            crisp__cri__create_container_request__unpack(NULL, res.len, res.bytes);
+        assert_runtime_default(out->config->linux->security_context->seccomp);
+        crisp__cri__create_container_request__free_unpacked(out, NULL);
+        crisp_rewrite_result_release(&res);
+
+        /* an explicit profile is never twinned: the rule keeps it */
+        memset(&twin_seen, 0, sizeof(twin_seen));
+        struct pb explicit_rd = container_sc(0, "", 0, NULL);
+        struct pb sandbox_rd = sandbox_sc("runtime/default", 0);
+        struct pb req2 = create_container(&explicit_rd, &sandbox_rd);
+        assert_int_equal(rewrite(CRISP_METHOD_CREATE_CONTAINER, &req2, &o, &res), 0);
+        assert_int_equal(twin_seen.calls, 0);
+        assert_false(res.changed);
+        crisp_rewrite_result_release(&res);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(create_container_nothing_set_defaults_both_contexts),
+            cmocka_unit_test(complain_gives_each_defaulted_context_its_twin),
+            cmocka_unit_test(complain_without_a_twin_keeps_enforce_s_decision),
             cmocka_unit_test(present_empty_seccomp_is_explicit_runtime_default),
             cmocka_unit_test(kubelet_128_unconfined_follows_policy),
             cmocka_unit_test(explicit_unconfined_is_forwarded_unchanged),
