@@ -38,12 +38,16 @@ class Data:
         self.rt = defaultdict(list)  # (scen, variant) -> [record]
         self.cpu = defaultdict(list)  # (scen, variant) -> [record]
         self.micro = []  # the rewriter alone, one record per round
+        self.kubelet = {}  # variant -> record: behind a real kubelet (bench/kubelet_idle.py)
         self.noisy = 0  # runs repeated because other processes were busy
         self.rounds = set()
         with open(raw) as f:
             for line in f:
                 r = parse_kv(line)
                 if not r:
+                    continue
+                if r.get("kind") == "kubelet":
+                    self.kubelet[r["variant"]] = r
                     continue
                 self.rounds.add(r["round"])
                 key = (r["scen"], r["variant"])
@@ -229,6 +233,16 @@ def summary(d, lines):
         if gc and gg:
             add(f"({s}) crisp vs the Go proxy, p50", "crisp ≤ Go",
                 f"crisp {gc:,.1f} µs, Go {gg:,.1f} µs (×{gc / gg:.2f})", gc <= gg)
+    # behind a real kubelet, idle
+    kc = d.kubelet.get("crisp")
+    if kc:
+        k_ms, c_ms = num(kc["kubelet_cpu_ms"]), num(kc["crisp_cpu_ms"])
+        mins = num(kc["window_s"]) / 60
+        add("crisp CPU behind a real kubelet, idle", "≤ 5% of the kubelet's",
+            f"crisp {c_ms / mins:.0f} ms/min, kubelet {k_ms / mins:.0f} ms/min "
+            f"({100 * c_ms / k_ms:.1f}%), {num(kc['calls']) / num(kc['window_s']):.1f} calls/s",
+            c_ms <= 0.05 * k_ms,
+            f"by {100 * c_ms / k_ms - 5:.1f} points" if c_ms > 0.05 * k_ms else "")
     # memory
     idle_anon = d.mem_med("a", "crisp", "idle_anon_kb")
     if idle_anon:
@@ -329,6 +343,28 @@ def mix_table(d, s, lines):
     lag = max((num(r.get("lag_max_us")) or 0) for k, rs in d.load.items() if k[0] == s for r in rs)
     lines += ["", f"Latencies in µs, medians over rounds. The generator started calls at most "
               f"{lag:,.0f} µs behind schedule (lag_max, worst round).", ""]
+
+
+def kubelet_table(d, lines):
+    if not d.kubelet:
+        return
+    lines += ["## Behind a real kubelet", "",
+              "bench/kubelet_idle.py: a kubelet in standalone mode with one static pod on a "
+              "private containerd, first direct, then through crisp; CPU time (utime + stime, "
+              "all threads) over the same idle window once the pod runs.", "",
+              "| variant | window s | kubelet CPU ms/min | crisp CPU ms/min | crisp / kubelet "
+              "| CRI calls/s | crisp CPU µs/call |", "|---|---|---|---|---|---|---|"]
+    for v in ("direct", "crisp"):
+        r = d.kubelet.get(v)
+        if not r:
+            continue
+        mins = num(r["window_s"]) / 60
+        k, c, n = num(r["kubelet_cpu_ms"]), num(r["crisp_cpu_ms"]), num(r["calls"])
+        lines.append(f"| {v} | {num(r['window_s']):.0f} | {k / mins:.0f} | "
+                     f"{c / mins:.0f} | " + (f"{100 * c / k:.1f}% | {n / num(r['window_s']):.1f} | "
+                                             f"{1000 * c / n:.0f} |" if v == "crisp" and n
+                                             else "— | — | — |"))
+    lines.append("")
 
 
 def memory_table(d, lines):
@@ -447,6 +483,7 @@ def main():
     scenario_tables(d, lines)
     cost_table(d, lines)
     memory_table(d, lines)
+    kubelet_table(d, lines)
     cdf(a.lat, a.out, d, lines)
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

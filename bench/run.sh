@@ -24,7 +24,9 @@ usage: bench/run.sh [--rounds N] [--quick] [--scenarios "a b16 ..."] [--crisp PA
   --crisp-args STR  extra flags for crisp, e.g. "--threads 4" (experiments)
   --no-go           leave out the Go pass-through proxy (bench/peer-go)
   --out DIR         results folder (default bench/results/<UTC timestamp>)
-Environment: BUILD_DIR (default ./build, configured RelWithDebInfo).
+Environment: BUILD_DIR (default ./build, configured RelWithDebInfo); KUBELET (a
+kubelet binary) or KUBELET_XZ (one compressed with xz) adds the measurement
+behind a real kubelet (bench/kubelet_idle.py; needs root).
 EOF
 }
 
@@ -218,10 +220,10 @@ EOF
 # Durations: full / quick.
 if [ "$QUICK" = 1 ]; then
 	QUIET_BUDGET=20 RETRIES=0 # a smoke test: flag noise, do not chase it
-	A_COUNT=1500 B_MS=1500 C_COUNT=1000 D_COUNT=8 E_MS=2500 F_MS=6000
+	A_COUNT=1500 B_MS=1500 C_COUNT=1000 D_COUNT=8 E_MS=2500 F_MS=6000 KUBELET_IDLE_S=20
 else
 	QUIET_BUDGET=600 RETRIES=2
-	A_COUNT=4000 B_MS=4000 C_COUNT=3000 D_COUNT=20 E_MS=5000 F_MS=20000
+	A_COUNT=4000 B_MS=4000 C_COUNT=3000 D_COUNT=20 E_MS=5000 F_MS=20000 KUBELET_IDLE_S=120
 fi
 D_SIZE=$((16 * 1024 * 1024 - 1024)) # under crisp's default 16 MiB limit
 V1=/runtime.v1.RuntimeService
@@ -417,6 +419,22 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 echo "runs took $(($(date +%s) - t0)) s"
+
+# Behind a real kubelet (issue 13): only where a kubelet binary is given, as
+# for tests/kubelet: KUBELET, or KUBELET_XZ (unpacked into the build folder).
+if [ -z "${KUBELET:-}" ] && [ -n "${KUBELET_XZ:-}" ]; then
+	mkdir -p "$BUILD/tools"
+	xz -dc "$KUBELET_XZ" >"$BUILD/tools/kubelet" && chmod +x "$BUILD/tools/kubelet"
+	KUBELET=$BUILD/tools/kubelet
+fi
+if [ -n "${KUBELET:-}" ]; then
+	echo "behind a real kubelet ($KUBELET_IDLE_S s idle, direct then through crisp)"
+	KUBELET=$(realpath "$KUBELET") "$PY" "$ROOT/bench/kubelet_idle.py" "$CRISP" "$KUBELET_IDLE_S" \
+		>"$WORK/kubelet.out" 2>"$OUT/logs/kubelet.log" || die "kubelet_idle failed (log: $OUT/logs/kubelet.log)"
+	grep '^kind=kubelet' "$WORK/kubelet.out" | tee -a "$RAW"
+else
+	echo "(no KUBELET or KUBELET_XZ given: the real-kubelet measurement is left out)"
+fi
 
 "$PY" "$ROOT/bench/report.py" --raw "$RAW" --meta "$OUT/meta.txt" --lat "$WORK/lat" --out "$OUT"
 echo "results: $OUT/results.md"
