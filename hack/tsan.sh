@@ -15,7 +15,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 labels=${1:-grpc|faults|podspec}
+# Left out: the tests that bound crisp's memory growth (faults' "long" label,
+# podspec/test_memory). Under TSan RSS measures its shadow memory and its
+# allocator, not crisp: they fail there for that reason alone, and they run
+# in the normal and the ASan build.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRISP_TSAN=ON -DCRISP_BENCH=OFF >/dev/null
 cmake --build build-tsan -j "$(nproc)"
 cd build-tsan
-ctest --output-on-failure --timeout 1800 -L "$labels"
+ctest --output-on-failure --timeout 1800 -L "$labels" -LE long -E 'podspec/test_memory'

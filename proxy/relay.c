@@ -527,7 +527,14 @@ static void settle_from_spec(struct relay_call *c, struct crisp_rewrite_options 
 static void spec_answered(void *arg)
 {
         struct relay_call *c = arg;
+        /* The resolver wrote the answer on this thread. Taking the call's
+         * lock around the hand-over orders those writes before the queue
+         * thread's reads under the same lock: gRPC's queue orders them too,
+         * but inside a library ThreadSanitizer cannot see into. The resolver
+         * calls this with none of its own locks held. */
+        pthread_mutex_lock(&c->mu);
         grpc_call_error e = grpc_call_start_batch(c->down, NULL, 0, &c->t_spec_answered, NULL);
+        pthread_mutex_unlock(&c->mu);
         if (e != GRPC_CALL_OK) {
                 log_error("internal: cannot resume a call after its pod-spec lookup (%d) method=%s",
                           (int)e, c->method_path);
