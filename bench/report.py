@@ -106,7 +106,7 @@ class Data:
         return min(vals) if vals else None  # the worst round
 
     def variants(self, scen):
-        order = ["direct", "relay", "go", "crisp-nodefault", "crisp"]
+        order = ["direct", "relay", "go", "crisp-before", "crisp-nodefault", "crisp"]
         seen = {k[1] for k in self.load if k[0] == scen}
         return [v for v in order if v in seen] + sorted(seen - set(order))
 
@@ -377,7 +377,7 @@ def memory_table(d, lines):
               "| end RSS | end anon |",
               "|---|---|---|---|---|---|---|---|"]
     for s in SCEN_TITLE:
-        for v in ("crisp-nodefault", "crisp"):
+        for v in ("crisp-before", "crisp-nodefault", "crisp"):
             if not d.mem.get((s, v)):
                 continue
             vals = [d.mem_med(s, v, m) for m in ("idle_rss_kb", "idle_anon_kb", "hwm_kb",
@@ -392,7 +392,7 @@ def compact(d, lines):
     """One table for BENCHMARKS.md: every scenario's main class, variants side by side."""
     main = {"a": "small", "b16": "small", "b64": "small", "c": "createcontainer", "d": "big",
             "e0": "small", "e1": "small", "f": "total"}
-    order = ["direct", "relay", "go", "crisp-nodefault", "crisp"]
+    order = ["direct", "relay", "go", "crisp-before", "crisp-nodefault", "crisp"]
     lines += ["| scenario | variant | p50 µs | p99 µs | calls/s | added p50 µs | hop CPU µs/call "
               "| errors |", "|---|---|---|---|---|---|---|---|"]
     for s, cls in main.items():

@@ -15,7 +15,7 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: bench/run.sh [--rounds N] [--quick] [--scenarios "a b16 ..."] [--crisp PATH]
-                    [--crisp-args "..."] [--no-go] [--out DIR]
+                    [--crisp-args "..."] [--no-go] [--baseline PATH] [--out DIR]
   --rounds N        rounds of every scenario (default 5; --quick: 1)
   --quick           short runs, one round: a smoke test in under ~2 minutes
   --scenarios LIST  subset of: a b16 b64 c d e0 e1 f (default: all)
@@ -23,6 +23,8 @@ usage: bench/run.sh [--rounds N] [--quick] [--scenarios "a b16 ..."] [--crisp PA
                     (A/B comparisons of a candidate against a baseline)
   --crisp-args STR  extra flags for crisp, e.g. "--threads 4" (experiments)
   --no-go           leave out the Go pass-through proxy (bench/peer-go)
+  --baseline PATH   also run this crisp binary, as variant crisp-before (e.g. a build
+                    of the commit before a change, to show what the change bought)
   --out DIR         results folder (default bench/results/<UTC timestamp>)
 Environment: BUILD_DIR (default ./build, configured RelWithDebInfo); KUBELET (a
 kubelet binary) or KUBELET_XZ (one compressed with xz) adds the measurement
@@ -39,6 +41,7 @@ CRISP_ARGS=""
 CRISP=""
 OUT=""
 NO_GO=0
+BASELINE=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--crisp) CRISP=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
 	--no-go) NO_GO=1; shift ;;
+	--baseline) BASELINE=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -69,6 +73,7 @@ targets=(fake_runtime loadgen rewrite_cost)
 cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 CRISP=${CRISP:-$BUILD/crisp} RT=$BUILD/fake_runtime LG=$BUILD/loadgen
 [ -x "$CRISP" ] || die "no crisp binary at $CRISP"
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || die "no crisp binary at $BASELINE (--baseline)"
 # The Go baseline: a pass-through proxy on Debian's grpc-go (bench/peer-go).
 GO_PEER=""
 if [ "$NO_GO" = 0 ]; then
@@ -232,7 +237,7 @@ I1=/runtime.v1.ImageService
 # Sets RT_ARGS (fake runtime), LG_ARGS (loadgen) and VARIANTS for a scenario.
 scenario() {
 	local s=$1
-	VARIANTS="direct relay ${GO_PEER:+go }crisp"
+	VARIANTS="direct relay ${GO_PEER:+go }${BASELINE:+crisp-before }crisp"
 	case "$s" in
 	a) # sequential small calls: the added latency per call
 		RT_ARGS=(--size 64)
@@ -243,7 +248,7 @@ scenario() {
 		LG_ARGS=(--duration-ms "$B_MS" --method "$V1/Version" --label small
 			--concurrency "${s#b}" --req-size 8) ;;
 	c) # a kubelet-sized CreateContainer: crisp rewrites it; --no-default relays it
-		VARIANTS="direct relay ${GO_PEER:+go }crisp-nodefault crisp"
+		VARIANTS="direct relay ${GO_PEER:+go }${BASELINE:+crisp-before }crisp-nodefault crisp"
 		RT_ARGS=(--size 70)
 		LG_ARGS=(--duration-ms 60000 --method "$V1/CreateContainer" --label createcontainer
 			--concurrency 1 --req-file "$CC_REQ" --count "$C_COUNT") ;;
@@ -291,11 +296,12 @@ run_one() {
 	go)
 		start_bg "$log.go.log" "$GO_PEER" --listen "$hop" --upstream "$rt_sock"
 		hop_pid=$BG_PID target=$hop ;;
-	crisp | crisp-nodefault)
-		local extra=()
+	crisp | crisp-nodefault | crisp-before)
+		local extra=() bin=$CRISP
 		[ "$v" = crisp-nodefault ] && extra=(--no-default)
+		[ "$v" = crisp-before ] && bin=$BASELINE
 		# shellcheck disable=SC2086 # CRISP_ARGS is a list of flags
-		start_bg "$log.crisp.log" "$CRISP" --listen "$hop" --runtime-endpoint "$rt_sock" \
+		start_bg "$log.crisp.log" "$bin" --listen "$hop" --runtime-endpoint "$rt_sock" \
 			"${extra[@]+"${extra[@]}"}" $CRISP_ARGS
 		hop_pid=$BG_PID target=$hop ;;
 	esac
@@ -399,6 +405,7 @@ run_scored() {
 	echo "tree=$tree" \
 		"crisp_from=$([ "$CRISP" = "$BUILD/crisp" ] && echo tree || echo given)"
 	echo "crisp=\"$("$CRISP" --version)\" crisp_bin=$CRISP sha256=$(sha256sum "$CRISP" | cut -c1-12)"
+	[ -z "$BASELINE" ] || echo "baseline=\"$("$BASELINE" --version)\" baseline_bin=$BASELINE sha256=$(sha256sum "$BASELINE" | cut -c1-12)"
 	echo "cpu=\"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\" cores=$(nproc) mem=\"$(free -h | awk '/^Mem:/{print $2}')\""
 	echo "kernel=$(uname -r) socat=\"$(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')\""
 } >"$OUT/meta.txt"
