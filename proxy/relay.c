@@ -1,4 +1,6 @@
-/* The per-call relay state machine.
+/* The per-call relay state machine: lifetime, new calls, the first
+ * request's rewrite and policy shared by both paths, and the generic stream
+ * path below; the CRI's unary methods take the fast path of relay_unary.c.
  *
  * Names: "down" is the call the kubelet made to crisp (a server call),
  * "up" is the call crisp makes to the runtime (a client call).
@@ -31,7 +33,7 @@
  * directions may complete on different queue threads safely. `pending`
  * counts batches in flight; the call is freed when it drops to zero.
  */
-#include "relay.h"
+#include "relay_call.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -52,70 +54,6 @@
 #include "tag.h"
 #include "unary_methods.h"
 
-struct relay_call {
-        struct crisp_relay_ctx *ctx;
-        pthread_mutex_t mu;
-        int pending; /* batches in flight */
-
-        grpc_call *down;
-        grpc_call *up;
-        grpc_call_details details; /* generic path only; unary: `deadline` */
-        /* The unary fast path: which registered method, and what gRPC read
-         * with the call (its deadline and its one request message). */
-        bool unary;
-        size_t unary_index;
-        gpr_timespec deadline;
-        grpc_byte_buffer *payload;
-        grpc_metadata_array request_md;
-        enum crisp_method method;
-        char method_path[160]; /* NUL-terminated, for logs */
-
-        /* c2p: at most one message in flight to the runtime and one held */
-        grpc_byte_buffer *c2p_recv_buf; /* filled by the pending RECV_MESSAGE */
-        grpc_byte_buffer *c2p_sending;
-        grpc_byte_buffer *c2p_held; /* received while another was in flight */
-        bool first_message_seen;
-
-        /* p2c: the same, towards the client */
-        grpc_metadata_array response_md;
-        grpc_byte_buffer *p2c_recv_buf;
-        grpc_byte_buffer *p2c_sending;
-        grpc_byte_buffer *p2c_held;
-        bool up_headers_seen;   /* the runtime's headers arrived (or never will) */
-        bool down_headers_sent; /* a SEND_INITIAL_METADATA was started on down */
-        bool p2c_eof;           /* the runtime sent its last message */
-
-        /* status */
-        grpc_metadata_array trailing_md;
-        grpc_status_code status;
-        grpc_slice status_details;
-        bool status_received;
-        bool status_sent;
-        int down_cancelled; /* from RECV_CLOSE_ON_SERVER */
-        grpc_status_code sent_code;
-
-        void *observed; /* the observer's per-call state, or NULL */
-
-        /* issue 6 (policy): the snapshot this call started with, kept to its
-         * end; and, for RunPodSandbox, the runtime handler to remember once
-         * the runtime says the sandbox's id. */
-        struct crisp_policy_snapshot *snap;
-        char runtime_handler[96];
-        bool handler_remembered;
-
-        /* issue 8: an ambiguous CreateContainer waits here, its request
-         * parked, while the resolver looks for the pod; `spec` is the answer. */
-        bool spec_asked;
-        struct crisp_spec_answer spec;
-        grpc_byte_buffer *parked;
-        char spec_query_uid[128]; /* for the log line */
-        char spec_query_container[256];
-
-        struct crisp_tag t_new_call, t_down_closed, t_c2p_recv, t_c2p_send, t_c2p_close, t_up_md,
-            t_up_headers, t_up_status, t_p2c_recv, t_p2c_send, t_down_headers, t_down_status,
-            t_spec_answered, t_unary_up;
-};
-
 static void on_new_call(struct crisp_tag *tag, bool ok);
 static void on_down_closed(struct crisp_tag *tag, bool ok);
 static void on_spec_answered(struct crisp_tag *tag, bool ok);
@@ -129,8 +67,6 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok);
 static void on_p2c_send(struct crisp_tag *tag, bool ok);
 static void on_down_headers(struct crisp_tag *tag, bool ok);
 static void on_down_status(struct crisp_tag *tag, bool ok);
-static void on_unary_up(struct crisp_tag *tag, bool ok);
-static void unary_forward(struct relay_call *c, grpc_byte_buffer *msg);
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -159,7 +95,7 @@ static struct relay_call *relay_call_new(struct crisp_relay_ctx *ctx)
         c->t_down_headers.fn = on_down_headers;
         c->t_down_status.fn = on_down_status;
         c->t_spec_answered.fn = on_spec_answered;
-        c->t_unary_up.fn = on_unary_up;
+        c->t_unary_up.fn = relay_on_unary_up;
         atomic_fetch_add(&ctx->live_calls, 1);
         return c;
 }
@@ -202,7 +138,7 @@ static void relay_call_free(struct relay_call *c)
 
 /* Ends a completion handler: one batch fewer in flight; frees the call
  * after the last one. Called with c->mu held; releases it. */
-static void handler_done(struct relay_call *c)
+void relay_handler_done(struct relay_call *c)
 {
         bool last = --c->pending == 0;
         pthread_mutex_unlock(&c->mu);
@@ -210,8 +146,8 @@ static void handler_done(struct relay_call *c)
                 relay_call_free(c);
 }
 
-static bool start_batch(struct relay_call *c, grpc_call *call, const grpc_op *ops, size_t n,
-                        struct crisp_tag *tag)
+bool relay_start_batch(struct relay_call *c, grpc_call *call, const grpc_op *ops, size_t n,
+                       struct crisp_tag *tag)
 {
         c->pending++;
         grpc_call_error e = grpc_call_start_batch(call, ops, n, tag, NULL);
@@ -230,8 +166,8 @@ static bool start_batch(struct relay_call *c, grpc_call *call, const grpc_op *op
 /* Starts the batch that ends the client's call. gRPC's server needs response
  * headers sent before or with the status; when none were, they go in the same
  * batch (the runtime's, or none: a trailers-only response). */
-static void send_status_with(struct relay_call *c, grpc_status_code code,
-                             grpc_metadata_array *trailers, grpc_byte_buffer *msg)
+void relay_send_status_with(struct relay_call *c, grpc_status_code code,
+                            grpc_metadata_array *trailers, grpc_byte_buffer *msg)
 {
         c->status_sent = true;
         c->sent_code = code;
@@ -256,16 +192,16 @@ static void send_status_with(struct relay_call *c, grpc_status_code code,
                 ops[n].data.send_status_from_server.trailing_metadata_count = trailers->count;
                 ops[n].data.send_status_from_server.trailing_metadata = trailers->metadata;
         }
-        start_batch(c, c->down, ops, n + 1, &c->t_down_status);
+        relay_start_batch(c, c->down, ops, n + 1, &c->t_down_status);
 }
 
 static void send_status(struct relay_call *c, grpc_status_code code, grpc_metadata_array *trailers)
 {
-        send_status_with(c, code, trailers, NULL);
+        relay_send_status_with(c, code, trailers, NULL);
 }
 
 /* Answers the client with crisp's own status; the runtime never sees the call. */
-static void reject(struct relay_call *c, grpc_status_code code, const char *details)
+void relay_reject(struct relay_call *c, grpc_status_code code, const char *details)
 {
         if (c->status_sent)
                 return;
@@ -292,7 +228,7 @@ static void c2p_receive(struct relay_call *c)
         grpc_op op = {0};
         op.op = GRPC_OP_RECV_MESSAGE;
         op.data.recv_message.recv_message = &c->c2p_recv_buf;
-        start_batch(c, c->down, &op, 1, &c->t_c2p_recv);
+        relay_start_batch(c, c->down, &op, 1, &c->t_c2p_recv);
 }
 
 /* Sends `msg` (owned from here on) to the runtime; `with_headers` opens the
@@ -310,7 +246,7 @@ static void c2p_send(struct relay_call *c, grpc_byte_buffer *msg, bool with_head
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n].data.send_message.send_message = msg;
         c->c2p_sending = msg;
-        if (!start_batch(c, c->up, ops, n + 1, &c->t_c2p_send)) {
+        if (!relay_start_batch(c, c->up, ops, n + 1, &c->t_c2p_send)) {
                 grpc_byte_buffer_destroy(msg);
                 c->c2p_sending = NULL;
         }
@@ -323,7 +259,7 @@ static void p2c_receive(struct relay_call *c)
         grpc_op op = {0};
         op.op = GRPC_OP_RECV_MESSAGE;
         op.data.recv_message.recv_message = &c->p2c_recv_buf;
-        if (!start_batch(c, c->up, &op, 1, &c->t_p2c_recv))
+        if (!relay_start_batch(c, c->up, &op, 1, &c->t_p2c_recv))
                 c->p2c_eof = true;
 }
 
@@ -343,7 +279,7 @@ static void p2c_send(struct relay_call *c, grpc_byte_buffer *msg)
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n].data.send_message.send_message = msg;
         c->p2c_sending = msg;
-        if (!start_batch(c, c->down, ops, n + 1, &c->t_p2c_send)) {
+        if (!relay_start_batch(c, c->down, ops, n + 1, &c->t_p2c_send)) {
                 grpc_byte_buffer_destroy(msg);
                 c->p2c_sending = NULL;
                 c->p2c_eof = true;
@@ -363,7 +299,8 @@ static bool open_upstream(struct relay_call *c, grpc_byte_buffer *first)
                 log_error("could not open the call to the runtime method=%s", c->method_path);
                 if (first)
                         grpc_byte_buffer_destroy(first);
-                reject(c, GRPC_STATUS_INTERNAL, "crisp: could not open the call to the runtime");
+                relay_reject(c, GRPC_STATUS_INTERNAL,
+                             "crisp: could not open the call to the runtime");
                 return false;
         }
 
@@ -372,12 +309,12 @@ static bool open_upstream(struct relay_call *c, grpc_byte_buffer *first)
         status_op.data.recv_status_on_client.trailing_metadata = &c->trailing_md;
         status_op.data.recv_status_on_client.status = &c->status;
         status_op.data.recv_status_on_client.status_details = &c->status_details;
-        start_batch(c, c->up, &status_op, 1, &c->t_up_status);
+        relay_start_batch(c, c->up, &status_op, 1, &c->t_up_status);
 
         grpc_op headers_op = {0};
         headers_op.op = GRPC_OP_RECV_INITIAL_METADATA;
         headers_op.data.recv_initial_metadata.recv_initial_metadata = &c->response_md;
-        if (!start_batch(c, c->up, &headers_op, 1, &c->t_up_headers))
+        if (!relay_start_batch(c, c->up, &headers_op, 1, &c->t_up_headers))
                 c->up_headers_seen = true;
         p2c_receive(c); /* gRPC delivers it after the headers */
 
@@ -388,7 +325,7 @@ static bool open_upstream(struct relay_call *c, grpc_byte_buffer *first)
                 md_op.op = GRPC_OP_SEND_INITIAL_METADATA;
                 md_op.data.send_initial_metadata.count = c->request_md.count;
                 md_op.data.send_initial_metadata.metadata = c->request_md.metadata;
-                start_batch(c, c->up, &md_op, 1, &c->t_up_md);
+                relay_start_batch(c, c->up, &md_op, 1, &c->t_up_md);
         }
         return true;
 }
@@ -398,7 +335,7 @@ static bool open_upstream(struct relay_call *c, grpc_byte_buffer *first)
 /* A whole byte buffer as one contiguous slice: a new reference to the
  * buffer's own bytes when they are in one uncompressed slice, as a message
  * read from one HTTP/2 frame is (no copy), else a copy. */
-static grpc_slice read_all(grpc_byte_buffer *bb)
+grpc_slice relay_read_all(grpc_byte_buffer *bb)
 {
         if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
             bb->data.raw.slice_buffer.count == 1)
@@ -544,11 +481,11 @@ static void spec_answered(void *arg)
 
 /* Asks the resolver when `msg` is an ambiguous CreateContainer. Returns true
  * when the call must wait for the answer (then `msg` is parked). */
-static bool ask_spec(struct relay_call *c, grpc_byte_buffer *msg)
+bool relay_ask_spec(struct relay_call *c, grpc_byte_buffer *msg)
 {
         if (c->ctx->resolver == NULL || c->method != CRISP_METHOD_CREATE_CONTAINER)
                 return false;
-        grpc_slice in = read_all(msg);
+        grpc_slice in = relay_read_all(msg);
         struct crisp_rewrite_result res;
         int r = crisp_rewrite_request(c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
                                       &c->snap->rewrite, &res, NULL);
@@ -596,7 +533,7 @@ static void log_decision(struct relay_call *c, const struct crisp_rewrite_result
 static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, bool *changed,
                                   struct crisp_rewrite_result *out, bool *decided)
 {
-        grpc_slice in = read_all(*msg);
+        grpc_slice in = relay_read_all(*msg);
         struct crisp_rewrite_result res;
         _cleanup_error_ crisp_error *err = NULL;
         *decided = false;
@@ -630,7 +567,7 @@ static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, 
                 char details[512];
                 snprintf(details, sizeof(details), "crisp: %s; not forwarded to the runtime",
                          err->msg);
-                reject(c, GRPC_STATUS_INVALID_ARGUMENT, details);
+                relay_reject(c, GRPC_STATUS_INVALID_ARGUMENT, details);
                 return false;
         }
         *changed = res.changed;
@@ -649,14 +586,14 @@ static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, 
 
 /* Whether the observer wants the bytes of each message (the recorder does,
  * the metrics do not): without it, crisp reads no message it relays. */
-static bool wants_bytes(const struct relay_call *c)
+bool relay_wants_bytes(const struct relay_call *c)
 {
         return c->observed != NULL && c->ctx->observer->request != NULL;
 }
 
-static void observe_request(struct relay_call *c, grpc_slice received, grpc_byte_buffer *forwarded)
+void relay_observe_request(struct relay_call *c, grpc_slice received, grpc_byte_buffer *forwarded)
 {
-        grpc_slice fwd = forwarded ? read_all(forwarded) : grpc_empty_slice();
+        grpc_slice fwd = forwarded ? relay_read_all(forwarded) : grpc_empty_slice();
         c->ctx->observer->request(
             c->observed, GRPC_SLICE_START_PTR(received), GRPC_SLICE_LENGTH(received),
             forwarded ? GRPC_SLICE_START_PTR(fwd) : NULL, GRPC_SLICE_LENGTH(fwd));
@@ -665,21 +602,21 @@ static void observe_request(struct relay_call *c, grpc_slice received, grpc_byte
 
 /* Rewrites the first request (`msg`, owned from here on) and opens the
  * call to the runtime with it, or answers the client when it is refused. */
-static void forward_first(struct relay_call *c, grpc_byte_buffer *msg)
+void relay_forward_first(struct relay_call *c, grpc_byte_buffer *msg)
 {
-        grpc_slice received = wants_bytes(c) ? read_all(msg) : grpc_empty_slice();
+        grpc_slice received = relay_wants_bytes(c) ? relay_read_all(msg) : grpc_empty_slice();
         bool changed = false, decided = false;
         struct crisp_rewrite_result res;
         if (!rewrite_first_message(c, &msg, &changed, &res, &decided)) {
                 /* Refused: recorded as it came, never forwarded. */
-                if (wants_bytes(c))
-                        observe_request(c, received, NULL);
+                if (relay_wants_bytes(c))
+                        relay_observe_request(c, received, NULL);
                 grpc_byte_buffer_destroy(msg);
         } else {
-                if (wants_bytes(c))
-                        observe_request(c, received, changed ? msg : NULL);
+                if (relay_wants_bytes(c))
+                        relay_observe_request(c, received, changed ? msg : NULL);
                 if (c->unary)
-                        unary_forward(c, msg);
+                        relay_unary_forward(c, msg);
                 else if (open_upstream(c, msg))
                         c2p_receive(c);
                 if (decided) {
@@ -703,11 +640,11 @@ static void on_spec_answered(struct crisp_tag *tag, bool ok)
                          "method=%s uid=%s; not forwarded",
                          c->method_path, c->spec_query_uid);
                 grpc_byte_buffer_destroy(msg);
-                reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
+                relay_reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
         } else {
-                forward_first(c, msg);
+                relay_forward_first(c, msg);
         }
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 /* ---- c2p completions ------------------------------------------------------------ */
@@ -723,7 +660,7 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
                 /* The client's side of the call broke (cancelled or finished). When
                  * the runtime was never called, crisp must still close the call. */
                 if (c->up == NULL)
-                        reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
+                        relay_reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
         } else if (msg == NULL) {
                 /* The client half-closed: pass it on at once, even with the
                  * last message still in flight (gRPC keeps the order). */
@@ -732,20 +669,20 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
                 if (c->up != NULL) {
                         grpc_op op = {0};
                         op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-                        start_batch(c, c->up, &op, 1, &c->t_c2p_close);
+                        relay_start_batch(c, c->up, &op, 1, &c->t_c2p_close);
                 }
         } else if (!c->first_message_seen && c->method != CRISP_METHOD_OTHER) {
                 /* The request crisp may rewrite: the runtime is called only now. */
                 c->first_message_seen = true;
-                if (!ask_spec(c, msg))
-                        forward_first(c, msg);
+                if (!relay_ask_spec(c, msg))
+                        relay_forward_first(c, msg);
         } else if (c->up == NULL) {
                 grpc_byte_buffer_destroy(msg); /* the call was already answered */
         } else {
                 c->first_message_seen = true;
-                if (wants_bytes(c)) {
-                        grpc_slice received = read_all(msg);
-                        observe_request(c, received, NULL);
+                if (relay_wants_bytes(c)) {
+                        grpc_slice received = relay_read_all(msg);
+                        relay_observe_request(c, received, NULL);
                         grpc_slice_unref(received);
                 }
                 if (c->c2p_sending != NULL) {
@@ -755,7 +692,7 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
                         c2p_receive(c);
                 }
         }
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_c2p_send(struct crisp_tag *tag, bool ok)
@@ -775,7 +712,7 @@ static void on_c2p_send(struct crisp_tag *tag, bool ok)
                         grpc_byte_buffer_destroy(held);
                 }
         }
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_c2p_close(struct crisp_tag *tag, bool ok)
@@ -783,7 +720,7 @@ static void on_c2p_close(struct crisp_tag *tag, bool ok)
         (void)ok;
         struct relay_call *c = container_of(tag, struct relay_call, t_c2p_close);
         pthread_mutex_lock(&c->mu);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_up_md(struct crisp_tag *tag, bool ok)
@@ -791,29 +728,29 @@ static void on_up_md(struct crisp_tag *tag, bool ok)
         (void)ok; /* a failure shows in the call's status */
         struct relay_call *c = container_of(tag, struct relay_call, t_up_md);
         pthread_mutex_lock(&c->mu);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 /* ---- p2c completions ------------------------------------------------------------ */
 
-static void observe_response(struct relay_call *c, grpc_byte_buffer *msg)
+void relay_observe_response(struct relay_call *c, grpc_byte_buffer *msg)
 {
         if (c->observed == NULL || c->ctx->observer->response == NULL)
                 return;
-        grpc_slice s = read_all(msg);
+        grpc_slice s = relay_read_all(msg);
         c->ctx->observer->response(c->observed, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
         grpc_slice_unref(s);
 }
 
 /* issue 6: a new sandbox's runtime handler, remembered for its containers
  * once the runtime's response says the sandbox's id. */
-static void remember_handler(struct relay_call *c, grpc_byte_buffer *msg)
+void relay_remember_handler(struct relay_call *c, grpc_byte_buffer *msg)
 {
         if (c->method != CRISP_METHOD_RUN_POD_SANDBOX || c->runtime_handler[0] == '\0' ||
             c->handler_remembered)
                 return;
         char id[96];
-        grpc_slice s = read_all(msg);
+        grpc_slice s = relay_read_all(msg);
         crisp_pod_sandbox_id_of_response(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), id,
                                          sizeof(id));
         grpc_slice_unref(s);
@@ -839,11 +776,11 @@ static void on_up_headers(struct crisp_tag *tag, bool ok)
                         op.op = GRPC_OP_SEND_INITIAL_METADATA;
                         op.data.send_initial_metadata.count = c->response_md.count;
                         op.data.send_initial_metadata.metadata = c->response_md.metadata;
-                        start_batch(c, c->down, &op, 1, &c->t_down_headers);
+                        relay_start_batch(c, c->down, &op, 1, &c->t_down_headers);
                 }
         }
         maybe_send_status(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_down_headers(struct crisp_tag *tag, bool ok)
@@ -851,7 +788,7 @@ static void on_down_headers(struct crisp_tag *tag, bool ok)
         (void)ok; /* not ok: the client is gone, which the other ops see too */
         struct relay_call *c = container_of(tag, struct relay_call, t_down_headers);
         pthread_mutex_lock(&c->mu);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_p2c_recv(struct crisp_tag *tag, bool ok)
@@ -863,8 +800,8 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok)
         if (!ok || msg == NULL) {
                 c->p2c_eof = true; /* the runtime sent its last message */
         } else {
-                observe_response(c, msg);
-                remember_handler(c, msg);
+                relay_observe_response(c, msg);
+                relay_remember_handler(c, msg);
                 if (!c->up_headers_seen || c->p2c_sending != NULL) {
                         /* Sent when the headers, or the send in flight, are done. */
                         c->p2c_held = msg;
@@ -874,7 +811,7 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok)
                 }
         }
         maybe_send_status(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_p2c_send(struct crisp_tag *tag, bool ok)
@@ -896,7 +833,7 @@ static void on_p2c_send(struct crisp_tag *tag, bool ok)
                 p2c_receive(c);
         }
         maybe_send_status(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 /* ---- status ----------------------------------------------------------------------- */
@@ -911,7 +848,7 @@ static void on_up_status(struct crisp_tag *tag, bool ok)
                 log_debug("runtime answered method=%s code=%d", c->method_path, (int)c->status);
         }
         maybe_send_status(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_down_status(struct crisp_tag *tag, bool ok)
@@ -919,7 +856,7 @@ static void on_down_status(struct crisp_tag *tag, bool ok)
         (void)ok; /* not ok: the client had gone; nothing more to do */
         struct relay_call *c = container_of(tag, struct relay_call, t_down_status);
         pthread_mutex_lock(&c->mu);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_down_closed(struct crisp_tag *tag, bool ok)
@@ -933,132 +870,10 @@ static void on_down_closed(struct crisp_tag *tag, bool ok)
          * client's cancel (or its deadline, or crisp's shutdown) itself. */
         if (c->unary && c->down_cancelled && c->up != NULL && !c->status_received)
                 grpc_call_cancel(c->up, NULL);
-        handler_done(c);
-}
-
-/* ---- the unary fast path --------------------------------------------------------
- *
- * A call of a method in unary_methods.c arrives with its request already read
- * (the method is registered with GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER),
- * and takes four completions where the generic path takes about fourteen:
- *
- *   1. the call arrives, with its one request message
- *        -> [rewrite] -> runtime call, ONE batch: send headers + message +
- *           half-close, receive headers + message + status
- *        -> client call: RECV_CLOSE_ON_SERVER (learns of a cancel)
- *   2. the runtime's batch completes
- *        -> client call, ONE batch: headers + message + status
- *   3. that batch completes;  4. the client's call closes.
- *
- * The runtime call is created without a parent call: gRPC's parent link
- * costs a lock and a list on every call. It gets the client's deadline as
- * its own, and on_down_closed cancels it when the client cancels. The
- * messages are handed on as the byte buffers gRPC gave crisp: the bytes are
- * never copied unless the rewriter changes the request. */
-
-static void unary_forward(struct relay_call *c, grpc_byte_buffer *msg)
-{
-        struct crisp_relay_ctx *ctx = c->ctx;
-        grpc_slice method = grpc_slice_from_static_string(crisp_unary_method_path(c->unary_index));
-        c->up = grpc_channel_create_call(ctx->upstream, NULL, GRPC_PROPAGATE_DEFAULTS, ctx->cq,
-                                         method, NULL, c->deadline, NULL);
-        if (c->up == NULL) {
-                log_error("could not open the call to the runtime method=%s", c->method_path);
-                if (msg)
-                        grpc_byte_buffer_destroy(msg);
-                reject(c, GRPC_STATUS_INTERNAL, "crisp: could not open the call to the runtime");
-                return;
-        }
-        c->c2p_sending = msg; /* kept until the call is freed */
-        grpc_op ops[6] = {{0}};
-        size_t n = 0;
-        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-        ops[n].data.send_initial_metadata.count = c->request_md.count;
-        ops[n].data.send_initial_metadata.metadata = c->request_md.metadata;
-        n++;
-        if (msg != NULL) {
-                ops[n].op = GRPC_OP_SEND_MESSAGE;
-                ops[n].data.send_message.send_message = msg;
-                n++;
-        }
-        ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
-        ops[n].data.recv_initial_metadata.recv_initial_metadata = &c->response_md;
-        n++;
-        ops[n].op = GRPC_OP_RECV_MESSAGE;
-        ops[n].data.recv_message.recv_message = &c->p2c_recv_buf;
-        n++;
-        ops[n].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-        ops[n].data.recv_status_on_client.trailing_metadata = &c->trailing_md;
-        ops[n].data.recv_status_on_client.status = &c->status;
-        ops[n].data.recv_status_on_client.status_details = &c->status_details;
-        n++;
-        start_batch(c, c->up, ops, n, &c->t_unary_up);
-}
-
-static void on_unary_up(struct crisp_tag *tag, bool ok)
-{
-        (void)ok; /* a batch with RECV_STATUS_ON_CLIENT always yields a status */
-        struct relay_call *c = container_of(tag, struct relay_call, t_unary_up);
-        pthread_mutex_lock(&c->mu);
-        c->status_received = true;
-        c->up_headers_seen = true;
-        c->p2c_eof = true;
-        if (c->status != GRPC_STATUS_OK && crisp_log_enabled(CRISP_LOG_DEBUG))
-                log_debug("runtime answered method=%s code=%d", c->method_path, (int)c->status);
-        grpc_byte_buffer *msg = c->p2c_recv_buf;
-        if (msg != NULL) {
-                observe_response(c, msg);
-                remember_handler(c, msg);
-        }
-        if (!c->status_sent)
-                send_status_with(c, c->status, &c->trailing_md, msg);
-        handler_done(c);
-}
-
-/* The first request of a unary call: rewritten when its method is, then
- * forwarded; a request that is not there (the client half-closed without
- * one) is forwarded as none, as the generic path does. */
-static void unary_start(struct relay_call *c)
-{
-        grpc_byte_buffer *msg = c->payload;
-        c->payload = NULL;
-        c->first_message_seen = true;
-        if (msg != NULL && c->method != CRISP_METHOD_OTHER) {
-                if (!ask_spec(c, msg))
-                        forward_first(c, msg);
-                return;
-        }
-        if (msg != NULL && wants_bytes(c)) {
-                grpc_slice received = read_all(msg);
-                observe_request(c, received, NULL);
-                grpc_slice_unref(received);
-        }
-        unary_forward(c, msg);
+        relay_handler_done(c);
 }
 
 /* ---- a new call ---------------------------------------------------------------- */
-
-int crisp_relay_register_unary(struct crisp_relay_ctx *ctx)
-{
-        size_t n = crisp_unary_method_count();
-        ctx->unary_methods = calloc(n, sizeof(*ctx->unary_methods));
-        if (ctx->unary_methods == NULL)
-                return -ENOMEM;
-        ctx->n_unary_methods = n;
-        for (size_t i = 0; i < n; i++)
-                ctx->unary_methods[i] =
-                    grpc_server_register_method(ctx->server, crisp_unary_method_path(i), NULL,
-                                                GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-        return 0;
-}
-
-void crisp_relay_unregister_unary(struct crisp_relay_ctx *ctx)
-{
-        free(ctx->unary_methods);
-        ctx->unary_methods = NULL;
-        ctx->n_unary_methods = 0;
-}
 
 /* Asks for the next call of one method: the registered unary method `index`,
  * or with `index` past them, any method not registered. */
@@ -1116,7 +931,7 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
         if (!ok) {
                 /* The server is shutting down: no call came, and no more will. */
                 pthread_mutex_lock(&c->mu);
-                handler_done(c);
+                relay_handler_done(c);
                 return;
         }
         /* Be ready for the next call (of this method) before serving this one. */
@@ -1145,12 +960,12 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
         op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
         op.data.recv_close_on_server.cancelled = &c->down_cancelled;
         if (c->unary) {
-                unary_start(c);
-                start_batch(c, c->down, &op, 1, &c->t_down_closed);
-                handler_done(c);
+                relay_unary_start(c);
+                relay_start_batch(c, c->down, &op, 1, &c->t_down_closed);
+                relay_handler_done(c);
                 return;
         }
-        start_batch(c, c->down, &op, 1, &c->t_down_closed);
+        relay_start_batch(c, c->down, &op, 1, &c->t_down_closed);
 
         /* A call crisp may rewrite waits for its request before the runtime is
          * called; every other call is opened at once, so streams whose client
@@ -1158,5 +973,5 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
         if (c->method == CRISP_METHOD_OTHER)
                 open_upstream(c, NULL);
         c2p_receive(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
