@@ -15,15 +15,20 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: bench/run.sh [--rounds N] [--quick] [--scenarios "a b16 ..."] [--crisp PATH]
-                    [--crisp-args "..."] [--out DIR]
+                    [--crisp-args "..."] [--no-go] [--baseline PATH] [--out DIR]
   --rounds N        rounds of every scenario (default 5; --quick: 1)
   --quick           short runs, one round: a smoke test in under ~2 minutes
   --scenarios LIST  subset of: a b16 b64 c d e0 e1 f (default: all)
   --crisp PATH      benchmark this crisp binary instead of building ./build/crisp
                     (A/B comparisons of a candidate against a baseline)
   --crisp-args STR  extra flags for crisp, e.g. "--threads 4" (experiments)
+  --no-go           leave out the Go pass-through proxy (bench/peer-go)
+  --baseline PATH   also run this crisp binary, as variant crisp-before (e.g. a build
+                    of the commit before a change, to show what the change bought)
   --out DIR         results folder (default bench/results/<UTC timestamp>)
-Environment: BUILD_DIR (default ./build, configured RelWithDebInfo).
+Environment: BUILD_DIR (default ./build, configured RelWithDebInfo); KUBELET (a
+kubelet binary) or KUBELET_XZ (one compressed with xz) adds the measurement
+behind a real kubelet (bench/kubelet_idle.py; needs root).
 EOF
 }
 
@@ -35,6 +40,8 @@ SCENARIOS="a b16 b64 c d e0 e1 f"
 CRISP_ARGS=""
 CRISP=""
 OUT=""
+NO_GO=0
+BASELINE=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
@@ -43,6 +50,8 @@ while [ $# -gt 0 ]; do
 	--crisp-args) CRISP_ARGS=${2?}; shift 2 ;;
 	--crisp) CRISP=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
+	--no-go) NO_GO=1; shift ;;
+	--baseline) BASELINE=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -64,6 +73,16 @@ targets=(fake_runtime loadgen rewrite_cost)
 cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 CRISP=${CRISP:-$BUILD/crisp} RT=$BUILD/fake_runtime LG=$BUILD/loadgen
 [ -x "$CRISP" ] || die "no crisp binary at $CRISP"
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || die "no crisp binary at $BASELINE (--baseline)"
+# The Go baseline: a pass-through proxy on Debian's grpc-go (bench/peer-go).
+GO_PEER=""
+if [ "$NO_GO" = 0 ]; then
+	command -v go >/dev/null && [ -d /usr/share/gocode/src/google.golang.org/grpc ] ||
+		die "the Go baseline needs golang-go and golang-google-grpc-dev (apt-get install -y golang-go golang-google-grpc-dev), or --no-go"
+	GO_PEER=$BUILD/peer-go
+	(cd "$ROOT" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD/go-cache" \
+		go build -o "$GO_PEER" ./bench/peer-go) || die "cannot build bench/peer-go"
+fi
 
 # ---- scratch and results ----------------------------------------------------------
 WORK=$(mktemp -d /tmp/crisp-bench.XXXXXX)
@@ -206,10 +225,10 @@ EOF
 # Durations: full / quick.
 if [ "$QUICK" = 1 ]; then
 	QUIET_BUDGET=20 RETRIES=0 # a smoke test: flag noise, do not chase it
-	A_COUNT=1500 B_MS=1500 C_COUNT=1000 D_COUNT=8 E_MS=2500 F_MS=6000
+	A_COUNT=1500 B_MS=1500 C_COUNT=1000 D_COUNT=8 E_MS=2500 F_MS=6000 KUBELET_IDLE_S=20
 else
 	QUIET_BUDGET=600 RETRIES=2
-	A_COUNT=4000 B_MS=4000 C_COUNT=3000 D_COUNT=20 E_MS=5000 F_MS=20000
+	A_COUNT=4000 B_MS=4000 C_COUNT=3000 D_COUNT=20 E_MS=5000 F_MS=20000 KUBELET_IDLE_S=120
 fi
 D_SIZE=$((16 * 1024 * 1024 - 1024)) # under crisp's default 16 MiB limit
 V1=/runtime.v1.RuntimeService
@@ -218,7 +237,7 @@ I1=/runtime.v1.ImageService
 # Sets RT_ARGS (fake runtime), LG_ARGS (loadgen) and VARIANTS for a scenario.
 scenario() {
 	local s=$1
-	VARIANTS="direct relay crisp"
+	VARIANTS="direct relay ${GO_PEER:+go }${BASELINE:+crisp-before }crisp"
 	case "$s" in
 	a) # sequential small calls: the added latency per call
 		RT_ARGS=(--size 64)
@@ -229,7 +248,7 @@ scenario() {
 		LG_ARGS=(--duration-ms "$B_MS" --method "$V1/Version" --label small
 			--concurrency "${s#b}" --req-size 8) ;;
 	c) # a kubelet-sized CreateContainer: crisp rewrites it; --no-default relays it
-		VARIANTS="direct relay crisp-nodefault crisp"
+		VARIANTS="direct relay ${GO_PEER:+go }${BASELINE:+crisp-before }crisp-nodefault crisp"
 		RT_ARGS=(--size 70)
 		LG_ARGS=(--duration-ms 60000 --method "$V1/CreateContainer" --label createcontainer
 			--concurrency 1 --req-file "$CC_REQ" --count "$C_COUNT") ;;
@@ -237,12 +256,13 @@ scenario() {
 		RT_ARGS=(--size "$D_SIZE")
 		LG_ARGS=(--duration-ms 60000 --method "$V1/ListContainers" --label big
 			--concurrency 1 --req-size 4 --count "$D_COUNT") ;;
-	e0 | e1) # small calls alone (e0), and beside 1000 slow calls held 1 s each (e1)
-		RT_ARGS=(--slow-delay-ms 1000 --size 64)
+	e0 | e1) # small calls alone (e0), and beside 1000 slow ExecSync calls held 1 s each (e1):
+		# a kubelet's long probes and execs are ExecSync, a unary CRI method
+		RT_ARGS=(--rule ExecSync=64:1000000 --size 64)
 		LG_ARGS=(--warmup-ms 1500 --duration-ms "$E_MS" --method "$V1/Version" --label small
 			--concurrency 1 --req-size 8)
 		if [ "$s" = e1 ]; then
-			LG_ARGS+=(--method "$V1/SlowExecSync" --label slow --concurrency 1000
+			LG_ARGS+=(--method "$V1/ExecSync" --label slow --concurrency 1000
 				--ramp-ms 1000 --req-size 100)
 		fi ;;
 	f) # a kubelet on a 110-pod node (220 containers), at fixed rates
@@ -273,11 +293,15 @@ run_one() {
 	relay)
 		start_bg "$log.socat.log" socat "UNIX-LISTEN:$hop,fork" "UNIX-CONNECT:$rt_sock"
 		hop_pid=$BG_PID target=$hop ;;
-	crisp | crisp-nodefault)
-		local extra=()
+	go)
+		start_bg "$log.go.log" "$GO_PEER" --listen "$hop" --upstream "$rt_sock"
+		hop_pid=$BG_PID target=$hop ;;
+	crisp | crisp-nodefault | crisp-before)
+		local extra=() bin=$CRISP
 		[ "$v" = crisp-nodefault ] && extra=(--no-default)
+		[ "$v" = crisp-before ] && bin=$BASELINE
 		# shellcheck disable=SC2086 # CRISP_ARGS is a list of flags
-		start_bg "$log.crisp.log" "$CRISP" --listen "$hop" --runtime-endpoint "$rt_sock" \
+		start_bg "$log.crisp.log" "$bin" --listen "$hop" --runtime-endpoint "$rt_sock" \
 			"${extra[@]+"${extra[@]}"}" $CRISP_ARGS
 		hop_pid=$BG_PID target=$hop ;;
 	esac
@@ -381,6 +405,7 @@ run_scored() {
 	echo "tree=$tree" \
 		"crisp_from=$([ "$CRISP" = "$BUILD/crisp" ] && echo tree || echo given)"
 	echo "crisp=\"$("$CRISP" --version)\" crisp_bin=$CRISP sha256=$(sha256sum "$CRISP" | cut -c1-12)"
+	[ -z "$BASELINE" ] || echo "baseline=\"$("$BASELINE" --version)\" baseline_bin=$BASELINE sha256=$(sha256sum "$BASELINE" | cut -c1-12)"
 	echo "cpu=\"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\" cores=$(nproc) mem=\"$(free -h | awk '/^Mem:/{print $2}')\""
 	echo "kernel=$(uname -r) socat=\"$(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')\""
 } >"$OUT/meta.txt"
@@ -401,6 +426,22 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 echo "runs took $(($(date +%s) - t0)) s"
+
+# Behind a real kubelet (issue 13): only where a kubelet binary is given, as
+# for tests/kubelet: KUBELET, or KUBELET_XZ (unpacked into the build folder).
+if [ -z "${KUBELET:-}" ] && [ -n "${KUBELET_XZ:-}" ]; then
+	mkdir -p "$BUILD/tools"
+	xz -dc "$KUBELET_XZ" >"$BUILD/tools/kubelet" && chmod +x "$BUILD/tools/kubelet"
+	KUBELET=$BUILD/tools/kubelet
+fi
+if [ -n "${KUBELET:-}" ]; then
+	echo "behind a real kubelet ($KUBELET_IDLE_S s idle, direct then through crisp)"
+	KUBELET=$(realpath "$KUBELET") "$PY" "$ROOT/bench/kubelet_idle.py" "$CRISP" "$KUBELET_IDLE_S" \
+		>"$WORK/kubelet.out" 2>"$OUT/logs/kubelet.log" || die "kubelet_idle failed (log: $OUT/logs/kubelet.log)"
+	grep '^kind=kubelet' "$WORK/kubelet.out" | tee -a "$RAW"
+else
+	echo "(no KUBELET or KUBELET_XZ given: the real-kubelet measurement is left out)"
+fi
 
 "$PY" "$ROOT/bench/report.py" --raw "$RAW" --meta "$OUT/meta.txt" --lat "$WORK/lat" --out "$OUT"
 echo "results: $OUT/results.md"

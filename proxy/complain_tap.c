@@ -158,12 +158,6 @@ static void *tap_begin(void *self, const char *method)
         return c;
 }
 
-static void tap_request(void *call, const uint8_t *data, size_t len, const uint8_t *fwd,
-                        size_t fwd_len)
-{
-        (void)call, (void)data, (void)len, (void)fwd, (void)fwd_len;
-}
-
 static void tap_rewrite(void *call, const struct crisp_rewrite_result *res)
 {
         struct tap_call *c = call;
@@ -250,7 +244,7 @@ struct crisp_complain *crisp_complain_new(const char *dir, int source)
         pthread_mutex_init(&cx->mu, NULL);
         cx->observer = (struct crisp_call_observer){
             .begin = tap_begin,
-            .request = tap_request,
+            .request = NULL, /* only CreateContainer's response is read */
             .rewrite = tap_rewrite,
             .response = tap_response,
             .end = tap_end,

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "metrics/metrics.h"
 #include "podspec/metrics_podspec.h"
+#include "grpc_tuning.h"
 #include "metrics_tap.h"
 #include "notify.h"
 #include "observers.h"
@@ -399,6 +400,7 @@ int main(int argc, char **argv)
         if (ctl.recorder || opts.config_path[0] != '\0')
                 uv_signal_start(&ctl.sighup, on_sighup, SIGHUP);
 
+        crisp_grpc_tune();
         grpc_init();
         if (opts.kubeconfig[0] != '\0' && start_pod_spec_source(&opts, &ctl, &err) < 0) {
                 log_error("cannot start: %s", err->msg);

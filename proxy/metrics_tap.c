@@ -24,12 +24,6 @@ static void *tap_begin(void *self, const char *method)
         return c;
 }
 
-static void tap_request(void *call, const uint8_t *data, size_t len, const uint8_t *forwarded,
-                        size_t forwarded_len)
-{
-        (void)call, (void)data, (void)len, (void)forwarded, (void)forwarded_len;
-}
-
 static void tap_rewrite(void *call, const struct crisp_rewrite_result *result)
 {
         (void)call;
@@ -40,11 +34,6 @@ static void tap_rejected(void *call, const char *reason)
 {
         (void)call;
         crisp_metrics_decode_failure(reason); /* the reason starts with the method */
-}
-
-static void tap_response(void *call, const uint8_t *data, size_t len)
-{
-        (void)call, (void)data, (void)len;
 }
 
 static void tap_end(void *call, int code, const char *details, size_t details_len)
@@ -61,10 +50,10 @@ static void tap_end(void *call, int code, const char *details, size_t details_le
 
 static const struct crisp_call_observer tap = {
     .begin = tap_begin,
-    .request = tap_request,
+    .request = NULL, /* the bytes are not needed: the relay reads none for it */
     .rewrite = tap_rewrite,
     .rejected = tap_rejected,
-    .response = tap_response,
+    .response = NULL,
     .end = tap_end,
     .self = NULL,
 };

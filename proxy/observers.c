@@ -35,7 +35,7 @@ static void fan_request(void *call, const uint8_t *data, size_t len, const uint8
 {
         struct fan_call *c = call;
         for (size_t i = 0; i < c->fan->n; i++)
-                if (c->state[i])
+                if (c->state[i] && c->fan->members[i]->request)
                         c->fan->members[i]->request(c->state[i], data, len, forwarded,
                                                     forwarded_len);
 }
@@ -60,7 +60,7 @@ static void fan_response(void *call, const uint8_t *data, size_t len)
 {
         struct fan_call *c = call;
         for (size_t i = 0; i < c->fan->n; i++)
-                if (c->state[i])
+                if (c->state[i] && c->fan->members[i]->response)
                         c->fan->members[i]->response(c->state[i], data, len);
 }
 
@@ -77,10 +77,10 @@ void crisp_observers_init(struct crisp_observers *fan)
 {
         memset(fan, 0, sizeof(*fan));
         fan->observer.begin = fan_begin;
-        fan->observer.request = fan_request;
+        fan->observer.request = NULL; /* set by crisp_observers_add */
         fan->observer.rewrite = fan_rewrite;
         fan->observer.rejected = fan_rejected;
-        fan->observer.response = fan_response;
+        fan->observer.response = NULL;
         fan->observer.end = fan_end;
         fan->observer.self = fan;
 }
@@ -92,6 +92,11 @@ int crisp_observers_add(struct crisp_observers *fan, const struct crisp_call_obs
         if (fan->n == CRISP_OBSERVERS_MAX)
                 return -ENOSPC;
         fan->members[fan->n++] = member;
+        /* The fan-out asks for message bytes only when a member wants them. */
+        if (member->request)
+                fan->observer.request = fan_request;
+        if (member->response)
+                fan->observer.response = fan_response;
         return 0;
 }
 

@@ -1,4 +1,6 @@
-/* The per-call relay state machine.
+/* The per-call relay state machine: lifetime, new calls, the first
+ * request's rewrite and policy shared by both paths, and the generic stream
+ * path below; the CRI's unary methods take the fast path of relay_unary.c.
  *
  * Names: "down" is the call the kubelet made to crisp (a server call),
  * "up" is the call crisp makes to the runtime (a client call).
@@ -31,10 +33,11 @@
  * directions may complete on different queue threads safely. `pending`
  * counts batches in flight; the call is freed when it drops to zero.
  */
-#include "relay.h"
+#include "relay_call.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,64 +52,7 @@
 #include "rule/pod_facts.h"
 #include "rule/sandbox_handlers.h"
 #include "tag.h"
-
-struct relay_call {
-        struct crisp_relay_ctx *ctx;
-        pthread_mutex_t mu;
-        int pending; /* batches in flight */
-
-        grpc_call *down;
-        grpc_call *up;
-        grpc_call_details details;
-        grpc_metadata_array request_md;
-        enum crisp_method method;
-        char method_path[160]; /* NUL-terminated, for logs */
-
-        /* c2p: at most one message in flight to the runtime and one held */
-        grpc_byte_buffer *c2p_recv_buf; /* filled by the pending RECV_MESSAGE */
-        grpc_byte_buffer *c2p_sending;
-        grpc_byte_buffer *c2p_held; /* received while another was in flight */
-        bool first_message_seen;
-
-        /* p2c: the same, towards the client */
-        grpc_metadata_array response_md;
-        grpc_byte_buffer *p2c_recv_buf;
-        grpc_byte_buffer *p2c_sending;
-        grpc_byte_buffer *p2c_held;
-        bool up_headers_seen;   /* the runtime's headers arrived (or never will) */
-        bool down_headers_sent; /* a SEND_INITIAL_METADATA was started on down */
-        bool p2c_eof;           /* the runtime sent its last message */
-
-        /* status */
-        grpc_metadata_array trailing_md;
-        grpc_status_code status;
-        grpc_slice status_details;
-        bool status_received;
-        bool status_sent;
-        int down_cancelled; /* from RECV_CLOSE_ON_SERVER */
-        grpc_status_code sent_code;
-
-        void *observed; /* the observer's per-call state, or NULL */
-
-        /* issue 6 (policy): the snapshot this call started with, kept to its
-         * end; and, for RunPodSandbox, the runtime handler to remember once
-         * the runtime says the sandbox's id. */
-        struct crisp_policy_snapshot *snap;
-        char runtime_handler[96];
-        bool handler_remembered;
-
-        /* issue 8: an ambiguous CreateContainer waits here, its request
-         * parked, while the resolver looks for the pod; `spec` is the answer. */
-        bool spec_asked;
-        struct crisp_spec_answer spec;
-        grpc_byte_buffer *parked;
-        char spec_query_uid[128]; /* for the log line */
-        char spec_query_container[256];
-
-        struct crisp_tag t_new_call, t_down_closed, t_c2p_recv, t_c2p_send, t_c2p_close, t_up_md,
-            t_up_headers, t_up_status, t_p2c_recv, t_p2c_send, t_down_headers, t_down_status,
-            t_spec_answered;
-};
+#include "unary_methods.h"
 
 static void on_new_call(struct crisp_tag *tag, bool ok);
 static void on_down_closed(struct crisp_tag *tag, bool ok);
@@ -149,6 +95,7 @@ static struct relay_call *relay_call_new(struct crisp_relay_ctx *ctx)
         c->t_down_headers.fn = on_down_headers;
         c->t_down_status.fn = on_down_status;
         c->t_spec_answered.fn = on_spec_answered;
+        c->t_unary_up.fn = relay_on_unary_up;
         atomic_fetch_add(&ctx->live_calls, 1);
         return c;
 }
@@ -172,7 +119,7 @@ static void relay_call_free(struct relay_call *c)
                 grpc_call_unref(c->down);
         grpc_byte_buffer *buffers[] = {c->c2p_recv_buf, c->c2p_sending, c->c2p_held,
                                        c->p2c_recv_buf, c->p2c_sending, c->p2c_held,
-                                       c->parked};
+                                       c->parked,       c->payload};
         for (size_t i = 0; i < sizeof(buffers) / sizeof(buffers[0]); i++)
                 if (buffers[i])
                         grpc_byte_buffer_destroy(buffers[i]);
@@ -191,7 +138,7 @@ static void relay_call_free(struct relay_call *c)
 
 /* Ends a completion handler: one batch fewer in flight; frees the call
  * after the last one. Called with c->mu held; releases it. */
-static void handler_done(struct relay_call *c)
+void relay_handler_done(struct relay_call *c)
 {
         bool last = --c->pending == 0;
         pthread_mutex_unlock(&c->mu);
@@ -199,8 +146,8 @@ static void handler_done(struct relay_call *c)
                 relay_call_free(c);
 }
 
-static bool start_batch(struct relay_call *c, grpc_call *call, const grpc_op *ops, size_t n,
-                        struct crisp_tag *tag)
+bool relay_start_batch(struct relay_call *c, grpc_call *call, const grpc_op *ops, size_t n,
+                       struct crisp_tag *tag)
 {
         c->pending++;
         grpc_call_error e = grpc_call_start_batch(call, ops, n, tag, NULL);
@@ -219,17 +166,23 @@ static bool start_batch(struct relay_call *c, grpc_call *call, const grpc_op *op
 /* Starts the batch that ends the client's call. gRPC's server needs response
  * headers sent before or with the status; when none were, they go in the same
  * batch (the runtime's, or none: a trailers-only response). */
-static void send_status(struct relay_call *c, grpc_status_code code, grpc_metadata_array *trailers)
+void relay_send_status_with(struct relay_call *c, grpc_status_code code,
+                            grpc_metadata_array *trailers, grpc_byte_buffer *msg)
 {
         c->status_sent = true;
         c->sent_code = code;
-        grpc_op ops[2] = {{0}};
+        grpc_op ops[3] = {{0}};
         size_t n = 0;
         if (!c->down_headers_sent) {
                 c->down_headers_sent = true;
                 ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
                 ops[n].data.send_initial_metadata.count = c->response_md.count;
                 ops[n].data.send_initial_metadata.metadata = c->response_md.metadata;
+                n++;
+        }
+        if (msg != NULL) {
+                ops[n].op = GRPC_OP_SEND_MESSAGE;
+                ops[n].data.send_message.send_message = msg;
                 n++;
         }
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
@@ -239,11 +192,16 @@ static void send_status(struct relay_call *c, grpc_status_code code, grpc_metada
                 ops[n].data.send_status_from_server.trailing_metadata_count = trailers->count;
                 ops[n].data.send_status_from_server.trailing_metadata = trailers->metadata;
         }
-        start_batch(c, c->down, ops, n + 1, &c->t_down_status);
+        relay_start_batch(c, c->down, ops, n + 1, &c->t_down_status);
+}
+
+static void send_status(struct relay_call *c, grpc_status_code code, grpc_metadata_array *trailers)
+{
+        relay_send_status_with(c, code, trailers, NULL);
 }
 
 /* Answers the client with crisp's own status; the runtime never sees the call. */
-static void reject(struct relay_call *c, grpc_status_code code, const char *details)
+void relay_reject(struct relay_call *c, grpc_status_code code, const char *details)
 {
         if (c->status_sent)
                 return;
@@ -270,7 +228,7 @@ static void c2p_receive(struct relay_call *c)
         grpc_op op = {0};
         op.op = GRPC_OP_RECV_MESSAGE;
         op.data.recv_message.recv_message = &c->c2p_recv_buf;
-        start_batch(c, c->down, &op, 1, &c->t_c2p_recv);
+        relay_start_batch(c, c->down, &op, 1, &c->t_c2p_recv);
 }
 
 /* Sends `msg` (owned from here on) to the runtime; `with_headers` opens the
@@ -288,7 +246,7 @@ static void c2p_send(struct relay_call *c, grpc_byte_buffer *msg, bool with_head
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n].data.send_message.send_message = msg;
         c->c2p_sending = msg;
-        if (!start_batch(c, c->up, ops, n + 1, &c->t_c2p_send)) {
+        if (!relay_start_batch(c, c->up, ops, n + 1, &c->t_c2p_send)) {
                 grpc_byte_buffer_destroy(msg);
                 c->c2p_sending = NULL;
         }
@@ -301,7 +259,7 @@ static void p2c_receive(struct relay_call *c)
         grpc_op op = {0};
         op.op = GRPC_OP_RECV_MESSAGE;
         op.data.recv_message.recv_message = &c->p2c_recv_buf;
-        if (!start_batch(c, c->up, &op, 1, &c->t_p2c_recv))
+        if (!relay_start_batch(c, c->up, &op, 1, &c->t_p2c_recv))
                 c->p2c_eof = true;
 }
 
@@ -321,7 +279,7 @@ static void p2c_send(struct relay_call *c, grpc_byte_buffer *msg)
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n].data.send_message.send_message = msg;
         c->p2c_sending = msg;
-        if (!start_batch(c, c->down, ops, n + 1, &c->t_p2c_send)) {
+        if (!relay_start_batch(c, c->down, ops, n + 1, &c->t_p2c_send)) {
                 grpc_byte_buffer_destroy(msg);
                 c->p2c_sending = NULL;
                 c->p2c_eof = true;
@@ -341,7 +299,8 @@ static bool open_upstream(struct relay_call *c, grpc_byte_buffer *first)
                 log_error("could not open the call to the runtime method=%s", c->method_path);
                 if (first)
                         grpc_byte_buffer_destroy(first);
-                reject(c, GRPC_STATUS_INTERNAL, "crisp: could not open the call to the runtime");
+                relay_reject(c, GRPC_STATUS_INTERNAL,
+                             "crisp: could not open the call to the runtime");
                 return false;
         }
 
@@ -350,12 +309,12 @@ static bool open_upstream(struct relay_call *c, grpc_byte_buffer *first)
         status_op.data.recv_status_on_client.trailing_metadata = &c->trailing_md;
         status_op.data.recv_status_on_client.status = &c->status;
         status_op.data.recv_status_on_client.status_details = &c->status_details;
-        start_batch(c, c->up, &status_op, 1, &c->t_up_status);
+        relay_start_batch(c, c->up, &status_op, 1, &c->t_up_status);
 
         grpc_op headers_op = {0};
         headers_op.op = GRPC_OP_RECV_INITIAL_METADATA;
         headers_op.data.recv_initial_metadata.recv_initial_metadata = &c->response_md;
-        if (!start_batch(c, c->up, &headers_op, 1, &c->t_up_headers))
+        if (!relay_start_batch(c, c->up, &headers_op, 1, &c->t_up_headers))
                 c->up_headers_seen = true;
         p2c_receive(c); /* gRPC delivers it after the headers */
 
@@ -366,16 +325,21 @@ static bool open_upstream(struct relay_call *c, grpc_byte_buffer *first)
                 md_op.op = GRPC_OP_SEND_INITIAL_METADATA;
                 md_op.data.send_initial_metadata.count = c->request_md.count;
                 md_op.data.send_initial_metadata.metadata = c->request_md.metadata;
-                start_batch(c, c->up, &md_op, 1, &c->t_up_md);
+                relay_start_batch(c, c->up, &md_op, 1, &c->t_up_md);
         }
         return true;
 }
 
 /* ---- the first request --------------------------------------------------------- */
 
-/* Reads a whole byte buffer into one contiguous slice. */
-static grpc_slice read_all(grpc_byte_buffer *bb)
+/* A whole byte buffer as one contiguous slice: a new reference to the
+ * buffer's own bytes when they are in one uncompressed slice, as a message
+ * read from one HTTP/2 frame is (no copy), else a copy. */
+grpc_slice relay_read_all(grpc_byte_buffer *bb)
 {
+        if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+            bb->data.raw.slice_buffer.count == 1)
+                return grpc_slice_ref(bb->data.raw.slice_buffer.slices[0]);
         grpc_byte_buffer_reader reader;
         if (!grpc_byte_buffer_reader_init(&reader, bb))
                 return grpc_empty_slice();
@@ -391,12 +355,27 @@ static void apply_policy(struct relay_call *c, const uint8_t *data, size_t len,
                          struct crisp_rewrite_result *res)
 {
         const struct crisp_policy *policy = &c->snap->policy;
+        res->audit = policy->mode == CRISP_MODE_AUDIT;
+        /* Without exemptions a CreateContainer needs no second look (a
+         * RunPodSandbox still does: its handler is remembered for a reload
+         * that adds runtimeHandlers). */
+        bool any_exemption =
+            policy->n_namespaces > 0 || policy->n_pod_labels > 0 || policy->n_runtime_handlers > 0;
+        if (!any_exemption && c->method == CRISP_METHOD_CREATE_CONTAINER) {
+                if (res->audit) {
+                        free(res->bytes);
+                        res->bytes = NULL;
+                        res->len = 0;
+                        res->changed = false;
+                }
+                return;
+        }
         struct crisp_pod_view view;
         _cleanup_error_ crisp_error *err = NULL;
         bool exempt = false;
         if (crisp_pod_view_decode(c->method, data, len, &view, &err) == 0) {
                 char handler[96];
-                if (c->method == CRISP_METHOD_CREATE_CONTAINER &&
+                if (c->method == CRISP_METHOD_CREATE_CONTAINER && policy->n_runtime_handlers > 0 &&
                     crisp_sandbox_handlers_get(view.sandbox_id, handler, sizeof(handler))) {
                         view.facts.runtime_handler = handler;
                         view.facts.runtime_handler_len = strlen(handler);
@@ -421,7 +400,6 @@ static void apply_policy(struct relay_call *c, const uint8_t *data, size_t len,
         }
         crisp_pod_view_release(&view);
 
-        res->audit = policy->mode == CRISP_MODE_AUDIT;
         if (exempt)
                 res->n_changes = 0;
         if (exempt || res->audit) {
@@ -491,7 +469,14 @@ static void settle_from_spec(struct relay_call *c, struct crisp_rewrite_options 
 static void spec_answered(void *arg)
 {
         struct relay_call *c = arg;
+        /* The resolver wrote the answer on this thread. Taking the call's
+         * lock around the hand-over orders those writes before the queue
+         * thread's reads under the same lock: gRPC's queue orders them too,
+         * but inside a library ThreadSanitizer cannot see into. The resolver
+         * calls this with none of its own locks held. */
+        pthread_mutex_lock(&c->mu);
         grpc_call_error e = grpc_call_start_batch(c->down, NULL, 0, &c->t_spec_answered, NULL);
+        pthread_mutex_unlock(&c->mu);
         if (e != GRPC_CALL_OK) {
                 log_error("internal: cannot resume a call after its pod-spec lookup (%d) method=%s",
                           (int)e, c->method_path);
@@ -501,11 +486,11 @@ static void spec_answered(void *arg)
 
 /* Asks the resolver when `msg` is an ambiguous CreateContainer. Returns true
  * when the call must wait for the answer (then `msg` is parked). */
-static bool ask_spec(struct relay_call *c, grpc_byte_buffer *msg)
+bool relay_ask_spec(struct relay_call *c, grpc_byte_buffer *msg)
 {
         if (c->ctx->resolver == NULL || c->method != CRISP_METHOD_CREATE_CONTAINER)
                 return false;
-        grpc_slice in = read_all(msg);
+        grpc_slice in = relay_read_all(msg);
         struct crisp_rewrite_result res;
         int r = crisp_rewrite_request(c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
                                       &c->snap->rewrite, &res, NULL);
@@ -533,15 +518,30 @@ static bool ask_spec(struct relay_call *c, grpc_byte_buffer *msg)
         return true;
 }
 
-/* Applies the seccomp rule and the policy to the first request message
- * *msg, replacing it when crisp changes it (*changed says so). Returns false
- * when the call was answered with an error instead (*msg is then still the
- * caller's). */
-static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, bool *changed)
+/* The decision's log line, written once the request is on its way: the
+ * write(2) costs the call no latency there. */
+static void log_decision(struct relay_call *c, const struct crisp_rewrite_result *res)
 {
-        grpc_slice in = read_all(*msg);
+        if (res->changed || res->exemption[0] != '\0' || res->n_changes > 0)
+                crisp_rewrite_result_log(res, c->method_path); /* also exempt, or audit */
+        else
+                log_debug("unchanged method=%s pod=%s/%s container=%s", c->method_path,
+                          res->pod_namespace, res->pod_name,
+                          res->container[0] ? res->container : "-");
+}
+
+/* Applies the seccomp rule and the policy to the first request message
+ * *msg, replacing it when crisp changes it (*changed says so). `res` gets
+ * the decision (*decided: the caller logs it with log_decision and releases
+ * it). Returns false when the call was answered with an error instead (*msg
+ * is then still the caller's). */
+static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, bool *changed,
+                                  struct crisp_rewrite_result *out, bool *decided)
+{
+        grpc_slice in = relay_read_all(*msg);
         struct crisp_rewrite_result res;
         _cleanup_error_ crisp_error *err = NULL;
+        *decided = false;
         struct crisp_rewrite_options opts = c->snap->rewrite;
         if (c->spec_asked)
                 settle_from_spec(c, &opts);
@@ -572,31 +572,33 @@ static bool rewrite_first_message(struct relay_call *c, grpc_byte_buffer **msg, 
                 char details[512];
                 snprintf(details, sizeof(details), "crisp: %s; not forwarded to the runtime",
                          err->msg);
-                reject(c, GRPC_STATUS_INVALID_ARGUMENT, details);
+                relay_reject(c, GRPC_STATUS_INVALID_ARGUMENT, details);
                 return false;
         }
         *changed = res.changed;
         if (res.changed) {
                 /* Hand the new bytes to gRPC without a copy; it frees them. */
-                grpc_slice out = grpc_slice_new(res.bytes, res.len, free);
+                grpc_slice bytes = grpc_slice_new(res.bytes, res.len, free);
                 res.bytes = NULL;
                 grpc_byte_buffer_destroy(*msg);
-                *msg = grpc_raw_byte_buffer_create(&out, 1);
-                grpc_slice_unref(out);
-                crisp_rewrite_result_log(&res, c->method_path);
-        } else if (res.exemption[0] != '\0' || res.n_changes > 0) {
-                crisp_rewrite_result_log(&res, c->method_path); /* exempt, or audit */
-        } else {
-                log_debug("unchanged method=%s pod=%s/%s container=%s", c->method_path,
-                          res.pod_namespace, res.pod_name, res.container[0] ? res.container : "-");
+                *msg = grpc_raw_byte_buffer_create(&bytes, 1);
+                grpc_slice_unref(bytes);
         }
-        crisp_rewrite_result_release(&res);
+        *out = res;
+        *decided = true;
         return true;
 }
 
-static void observe_request(struct relay_call *c, grpc_slice received, grpc_byte_buffer *forwarded)
+/* Whether the observer wants the bytes of each message (the recorder does,
+ * the metrics do not): without it, crisp reads no message it relays. */
+bool relay_wants_bytes(const struct relay_call *c)
 {
-        grpc_slice fwd = forwarded ? read_all(forwarded) : grpc_empty_slice();
+        return c->observed != NULL && c->ctx->observer->request != NULL;
+}
+
+void relay_observe_request(struct relay_call *c, grpc_slice received, grpc_byte_buffer *forwarded)
+{
+        grpc_slice fwd = forwarded ? relay_read_all(forwarded) : grpc_empty_slice();
         c->ctx->observer->request(
             c->observed, GRPC_SLICE_START_PTR(received), GRPC_SLICE_LENGTH(received),
             forwarded ? GRPC_SLICE_START_PTR(fwd) : NULL, GRPC_SLICE_LENGTH(fwd));
@@ -605,20 +607,27 @@ static void observe_request(struct relay_call *c, grpc_slice received, grpc_byte
 
 /* Rewrites the first request (`msg`, owned from here on) and opens the
  * call to the runtime with it, or answers the client when it is refused. */
-static void forward_first(struct relay_call *c, grpc_byte_buffer *msg)
+void relay_forward_first(struct relay_call *c, grpc_byte_buffer *msg)
 {
-        grpc_slice received = c->observed ? read_all(msg) : grpc_empty_slice();
-        bool changed = false;
-        if (!rewrite_first_message(c, &msg, &changed)) {
+        grpc_slice received = relay_wants_bytes(c) ? relay_read_all(msg) : grpc_empty_slice();
+        bool changed = false, decided = false;
+        struct crisp_rewrite_result res;
+        if (!rewrite_first_message(c, &msg, &changed, &res, &decided)) {
                 /* Refused: recorded as it came, never forwarded. */
-                if (c->observed)
-                        observe_request(c, received, NULL);
+                if (relay_wants_bytes(c))
+                        relay_observe_request(c, received, NULL);
                 grpc_byte_buffer_destroy(msg);
         } else {
-                if (c->observed)
-                        observe_request(c, received, changed ? msg : NULL);
-                if (open_upstream(c, msg))
+                if (relay_wants_bytes(c))
+                        relay_observe_request(c, received, changed ? msg : NULL);
+                if (c->unary)
+                        relay_unary_forward(c, msg);
+                else if (open_upstream(c, msg))
                         c2p_receive(c);
+                if (decided) {
+                        log_decision(c, &res);
+                        crisp_rewrite_result_release(&res);
+                }
         }
         grpc_slice_unref(received);
 }
@@ -636,11 +645,11 @@ static void on_spec_answered(struct crisp_tag *tag, bool ok)
                          "method=%s uid=%s; not forwarded",
                          c->method_path, c->spec_query_uid);
                 grpc_byte_buffer_destroy(msg);
-                reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
+                relay_reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
         } else {
-                forward_first(c, msg);
+                relay_forward_first(c, msg);
         }
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 /* ---- c2p completions ------------------------------------------------------------ */
@@ -656,7 +665,7 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
                 /* The client's side of the call broke (cancelled or finished). When
                  * the runtime was never called, crisp must still close the call. */
                 if (c->up == NULL)
-                        reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
+                        relay_reject(c, GRPC_STATUS_CANCELLED, "crisp: the client went away");
         } else if (msg == NULL) {
                 /* The client half-closed: pass it on at once, even with the
                  * last message still in flight (gRPC keeps the order). */
@@ -665,20 +674,20 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
                 if (c->up != NULL) {
                         grpc_op op = {0};
                         op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-                        start_batch(c, c->up, &op, 1, &c->t_c2p_close);
+                        relay_start_batch(c, c->up, &op, 1, &c->t_c2p_close);
                 }
         } else if (!c->first_message_seen && c->method != CRISP_METHOD_OTHER) {
                 /* The request crisp may rewrite: the runtime is called only now. */
                 c->first_message_seen = true;
-                if (!ask_spec(c, msg))
-                        forward_first(c, msg);
+                if (!relay_ask_spec(c, msg))
+                        relay_forward_first(c, msg);
         } else if (c->up == NULL) {
                 grpc_byte_buffer_destroy(msg); /* the call was already answered */
         } else {
                 c->first_message_seen = true;
-                if (c->observed) {
-                        grpc_slice received = read_all(msg);
-                        observe_request(c, received, NULL);
+                if (relay_wants_bytes(c)) {
+                        grpc_slice received = relay_read_all(msg);
+                        relay_observe_request(c, received, NULL);
                         grpc_slice_unref(received);
                 }
                 if (c->c2p_sending != NULL) {
@@ -688,7 +697,7 @@ static void on_c2p_recv(struct crisp_tag *tag, bool ok)
                         c2p_receive(c);
                 }
         }
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_c2p_send(struct crisp_tag *tag, bool ok)
@@ -708,7 +717,7 @@ static void on_c2p_send(struct crisp_tag *tag, bool ok)
                         grpc_byte_buffer_destroy(held);
                 }
         }
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_c2p_close(struct crisp_tag *tag, bool ok)
@@ -716,7 +725,7 @@ static void on_c2p_close(struct crisp_tag *tag, bool ok)
         (void)ok;
         struct relay_call *c = container_of(tag, struct relay_call, t_c2p_close);
         pthread_mutex_lock(&c->mu);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_up_md(struct crisp_tag *tag, bool ok)
@@ -724,10 +733,35 @@ static void on_up_md(struct crisp_tag *tag, bool ok)
         (void)ok; /* a failure shows in the call's status */
         struct relay_call *c = container_of(tag, struct relay_call, t_up_md);
         pthread_mutex_lock(&c->mu);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 /* ---- p2c completions ------------------------------------------------------------ */
+
+void relay_observe_response(struct relay_call *c, grpc_byte_buffer *msg)
+{
+        if (c->observed == NULL || c->ctx->observer->response == NULL)
+                return;
+        grpc_slice s = relay_read_all(msg);
+        c->ctx->observer->response(c->observed, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
+        grpc_slice_unref(s);
+}
+
+/* issue 6: a new sandbox's runtime handler, remembered for its containers
+ * once the runtime's response says the sandbox's id. */
+void relay_remember_handler(struct relay_call *c, grpc_byte_buffer *msg)
+{
+        if (c->method != CRISP_METHOD_RUN_POD_SANDBOX || c->runtime_handler[0] == '\0' ||
+            c->handler_remembered)
+                return;
+        char id[96];
+        grpc_slice s = relay_read_all(msg);
+        crisp_pod_sandbox_id_of_response(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), id,
+                                         sizeof(id));
+        grpc_slice_unref(s);
+        crisp_sandbox_handlers_put(id, c->runtime_handler, strlen(c->runtime_handler));
+        c->handler_remembered = true;
+}
 
 static void on_up_headers(struct crisp_tag *tag, bool ok)
 {
@@ -747,11 +781,11 @@ static void on_up_headers(struct crisp_tag *tag, bool ok)
                         op.op = GRPC_OP_SEND_INITIAL_METADATA;
                         op.data.send_initial_metadata.count = c->response_md.count;
                         op.data.send_initial_metadata.metadata = c->response_md.metadata;
-                        start_batch(c, c->down, &op, 1, &c->t_down_headers);
+                        relay_start_batch(c, c->down, &op, 1, &c->t_down_headers);
                 }
         }
         maybe_send_status(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_down_headers(struct crisp_tag *tag, bool ok)
@@ -759,7 +793,7 @@ static void on_down_headers(struct crisp_tag *tag, bool ok)
         (void)ok; /* not ok: the client is gone, which the other ops see too */
         struct relay_call *c = container_of(tag, struct relay_call, t_down_headers);
         pthread_mutex_lock(&c->mu);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_p2c_recv(struct crisp_tag *tag, bool ok)
@@ -771,24 +805,8 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok)
         if (!ok || msg == NULL) {
                 c->p2c_eof = true; /* the runtime sent its last message */
         } else {
-                if (c->method == CRISP_METHOD_RUN_POD_SANDBOX && c->runtime_handler[0] != '\0' &&
-                    !c->handler_remembered) {
-                        /* issue 6: the new sandbox's handler, for its containers. */
-                        char id[96];
-                        grpc_slice s = read_all(msg);
-                        crisp_pod_sandbox_id_of_response(GRPC_SLICE_START_PTR(s),
-                                                         GRPC_SLICE_LENGTH(s), id, sizeof(id));
-                        grpc_slice_unref(s);
-                        crisp_sandbox_handlers_put(id, c->runtime_handler,
-                                                   strlen(c->runtime_handler));
-                        c->handler_remembered = true;
-                }
-                if (c->observed) {
-                        grpc_slice s = read_all(msg);
-                        c->ctx->observer->response(c->observed, GRPC_SLICE_START_PTR(s),
-                                                   GRPC_SLICE_LENGTH(s));
-                        grpc_slice_unref(s);
-                }
+                relay_observe_response(c, msg);
+                relay_remember_handler(c, msg);
                 if (!c->up_headers_seen || c->p2c_sending != NULL) {
                         /* Sent when the headers, or the send in flight, are done. */
                         c->p2c_held = msg;
@@ -798,7 +816,7 @@ static void on_p2c_recv(struct crisp_tag *tag, bool ok)
                 }
         }
         maybe_send_status(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_p2c_send(struct crisp_tag *tag, bool ok)
@@ -820,7 +838,7 @@ static void on_p2c_send(struct crisp_tag *tag, bool ok)
                 p2c_receive(c);
         }
         maybe_send_status(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 /* ---- status ----------------------------------------------------------------------- */
@@ -835,7 +853,7 @@ static void on_up_status(struct crisp_tag *tag, bool ok)
                 log_debug("runtime answered method=%s code=%d", c->method_path, (int)c->status);
         }
         maybe_send_status(c);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_down_status(struct crisp_tag *tag, bool ok)
@@ -843,7 +861,7 @@ static void on_down_status(struct crisp_tag *tag, bool ok)
         (void)ok; /* not ok: the client had gone; nothing more to do */
         struct relay_call *c = container_of(tag, struct relay_call, t_down_status);
         pthread_mutex_lock(&c->mu);
-        handler_done(c);
+        relay_handler_done(c);
 }
 
 static void on_down_closed(struct crisp_tag *tag, bool ok)
@@ -853,12 +871,18 @@ static void on_down_closed(struct crisp_tag *tag, bool ok)
         pthread_mutex_lock(&c->mu);
         if (c->down_cancelled && crisp_log_enabled(CRISP_LOG_DEBUG))
                 log_debug("client cancelled method=%s", c->method_path);
-        handler_done(c);
+        /* The unary path's runtime call has no parent: crisp carries the
+         * client's cancel (or its deadline, or crisp's shutdown) itself. */
+        if (c->unary && c->down_cancelled && c->up != NULL && !c->status_received)
+                grpc_call_cancel(c->up, NULL);
+        relay_handler_done(c);
 }
 
 /* ---- a new call ---------------------------------------------------------------- */
 
-int crisp_relay_await_call(struct crisp_relay_ctx *ctx)
+/* Asks for the next call of one method: the registered unary method `index`,
+ * or with `index` past them, any method not registered. */
+static int await_one(struct crisp_relay_ctx *ctx, size_t index)
 {
         struct relay_call *c = relay_call_new(ctx);
         if (c == NULL) {
@@ -866,12 +890,40 @@ int crisp_relay_await_call(struct crisp_relay_ctx *ctx)
                 return -ENOMEM;
         }
         c->pending = 1; /* the request itself */
-        grpc_call_error e = grpc_server_request_call(
-            ctx->server, &c->down, &c->details, &c->request_md, ctx->cq, ctx->cq, &c->t_new_call);
+        atomic_fetch_add(&ctx->waiting, 1);
+        grpc_call_error e;
+        if (index < ctx->n_unary_methods) {
+                c->unary = true;
+                c->unary_index = index;
+                e = grpc_server_request_registered_call(
+                    ctx->server, ctx->unary_methods[index], &c->down, &c->deadline, &c->request_md,
+                    &c->payload, ctx->cq, ctx->cq, &c->t_new_call);
+        } else {
+                e = grpc_server_request_call(ctx->server, &c->down, &c->details, &c->request_md,
+                                             ctx->cq, ctx->cq, &c->t_new_call);
+        }
         if (e != GRPC_CALL_OK) {
+                atomic_fetch_sub(&ctx->waiting, 1);
                 c->pending = 0;
                 relay_call_free(c);
                 return -EINVAL;
+        }
+        return 0;
+}
+
+int crisp_relay_await_call(struct crisp_relay_ctx *ctx)
+{
+        return await_one(ctx, SIZE_MAX);
+}
+
+int crisp_relay_await_unary(struct crisp_relay_ctx *ctx)
+{
+        for (size_t i = 0; i < ctx->n_unary_methods; i++) {
+                if (ctx->unary_methods[i] == NULL)
+                        continue;
+                int r = await_one(ctx, i);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -880,18 +932,26 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
 {
         struct relay_call *c = container_of(tag, struct relay_call, t_new_call);
         struct crisp_relay_ctx *ctx = c->ctx;
+        atomic_fetch_sub(&ctx->waiting, 1);
         if (!ok) {
                 /* The server is shutting down: no call came, and no more will. */
                 pthread_mutex_lock(&c->mu);
-                handler_done(c);
+                relay_handler_done(c);
                 return;
         }
-        /* Be ready for the next call before serving this one. */
-        crisp_relay_await_call(ctx);
+        /* Be ready for the next call (of this method) before serving this one. */
+        await_one(ctx, c->unary ? c->unary_index : SIZE_MAX);
 
         pthread_mutex_lock(&c->mu);
-        size_t len = GRPC_SLICE_LENGTH(c->details.method);
-        const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
+        const char *path;
+        size_t len;
+        if (c->unary) {
+                path = crisp_unary_method_path(c->unary_index);
+                len = strlen(path);
+        } else {
+                len = GRPC_SLICE_LENGTH(c->details.method);
+                path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
+        }
         snprintf(c->method_path, sizeof(c->method_path), "%.*s", (int)len, path);
         /* issue 6: the policy this call keeps to its end; mode off relays it
          * as opaque bytes. */
@@ -904,7 +964,13 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
         grpc_op op = {0};
         op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
         op.data.recv_close_on_server.cancelled = &c->down_cancelled;
-        start_batch(c, c->down, &op, 1, &c->t_down_closed);
+        if (c->unary) {
+                relay_unary_start(c);
+                relay_start_batch(c, c->down, &op, 1, &c->t_down_closed);
+                relay_handler_done(c);
+                return;
+        }
+        relay_start_batch(c, c->down, &op, 1, &c->t_down_closed);
 
         /* A call crisp may rewrite waits for its request before the runtime is
          * called; every other call is opened at once, so streams whose client
@@ -912,5 +978,5 @@ static void on_new_call(struct crisp_tag *tag, bool ok)
         if (c->method == CRISP_METHOD_OTHER)
                 open_upstream(c, NULL);
         c2p_receive(c);
-        handler_done(c);
+        relay_handler_done(c);
 }

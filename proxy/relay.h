@@ -1,7 +1,8 @@
 /* The relay: one state machine per call that crisp serves. It opens the same
  * method on the runtime, copies metadata, messages, status and trailers both
  * ways, and rewrites the first request message of RunPodSandbox and
- * CreateContainer (src/rule/rewrite.h). Every call, whatever its streaming shape,
+ * CreateContainer (src/rule/rewrite.h). The CRI's unary methods take a fast
+ * path of four completions a call; every other call, whatever its streaming shape,
  * is handled as a bidirectional stream of opaque messages. */
 #ifndef CRISP_RELAY_H
 #define CRISP_RELAY_H
@@ -21,7 +22,8 @@ struct crisp_call_observer {
         /* A call starts; returns the observer's per-call state (NULL: ignore). */
         void *(*begin)(void *self, const char *method);
         /* A request message as the client sent it; `forwarded` is what crisp sent
-         * the runtime instead when it rewrote it, else NULL. */
+         * the runtime instead when it rewrote it, else NULL. Optional (NULL:
+         * the observer needs no bytes, and the relay reads none for it). */
         void (*request)(void *call, const uint8_t *data, size_t len, const uint8_t *forwarded,
                         size_t forwarded_len);
         /* The rewriter's view of the first request (identity, changes). */
@@ -29,7 +31,7 @@ struct crisp_call_observer {
         /* issue 6: crisp refused the first request (INVALID_ARGUMENT), or in
          * audit mode would have; optional (NULL: not told). */
         void (*rejected)(void *call, const char *reason);
-        /* A response message from the runtime. */
+        /* A response message from the runtime. Optional, as `request`. */
         void (*response)(void *call, const uint8_t *data, size_t len);
         /* The call is over: the status the client was sent; frees `call`. */
         void (*end)(void *call, int code, const char *details, size_t details_len);
@@ -49,14 +51,33 @@ struct crisp_relay_ctx {
          * spec; NULL when crisp has no pod-spec source. */
         struct crisp_spec_resolver *resolver;
 
-        /* Relay calls alive, including the one waiting for the next call. */
+        /* The unary fast path: one registered method per path of
+         * unary_methods.c (NULL: not registered, generic path). */
+        void **unary_methods;
+        size_t n_unary_methods;
+
+        /* Relay calls alive, including those waiting for the next call;
+         * `waiting` counts the latter. */
         atomic_long live_calls;
+        atomic_long waiting;
         /* Called (from a queue thread) each time a relay call is freed. */
         void (*on_call_freed)(struct crisp_relay_ctx *ctx);
 };
 
-/* Asks the server for the next incoming call. Returns 0, or a negative value
- * when the server no longer takes calls (shutting down). */
+/* Registers the unary CRI methods with ctx->server, which must not be
+ * started yet; their calls then take the fast path. Returns 0 or -ENOMEM. */
+int crisp_relay_register_unary(struct crisp_relay_ctx *ctx);
+
+/* Frees what crisp_relay_register_unary allocated (after the server). */
+void crisp_relay_unregister_unary(struct crisp_relay_ctx *ctx);
+
+/* Asks the server for the next incoming call of a method not registered
+ * (the generic path). Returns 0, or a negative value when the server no
+ * longer takes calls (shutting down). */
 int crisp_relay_await_call(struct crisp_relay_ctx *ctx);
+
+/* Asks for the next call of every registered unary method; once started, each
+ * asks again when its call arrives. Returns 0 or a negative value. */
+int crisp_relay_await_unary(struct crisp_relay_ctx *ctx);
 
 #endif

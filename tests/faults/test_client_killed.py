@@ -12,7 +12,7 @@ from fake_runtime import Script  # noqa: E402
 from testbed import CALL_TIMEOUT_S, RelayTestCase  # noqa: E402
 
 HELD = "/runtime.v1.RuntimeService/ExecSync"
-STREAM = "/runtime.v1.RuntimeService/Attach"
+STREAM = "/crisp.test.Terminal/Attach"  # a stream (the CRI's methods are unary)
 QUICK = "/runtime.v1.RuntimeService/Version"
 
 

@@ -17,7 +17,7 @@ from crisp import Crisp  # noqa: E402
 from testbed import channel, short_tempdir  # noqa: E402
 
 HELD = "/runtime.v1.RuntimeService/ExecSync"
-STREAM = "/runtime.v1.RuntimeService/Attach"
+STREAM = "/crisp.test.Terminal/Attach"  # a stream (the CRI's methods are unary)
 QUICK = "/runtime.v1.RuntimeService/Version"
 # Far beyond every wait here: the error must come from the runtime's death,
 # not from the client's deadline.

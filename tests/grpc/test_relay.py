@@ -10,6 +10,10 @@ from protos import crisp_api
 from testbed import CALL_TIMEOUT_S, RelayTestCase
 
 UNKNOWN = "/crisp.test.NoSuchService/Frobnicate"
+# A CRI method crisp does not rewrite: it takes the unary fast path, while
+# UNKNOWN takes the generic one. What a client sees must not differ.
+CRI_UNARY = "/runtime.v1.RuntimeService/ContainerStatus"
+BOTH_PATHS = (UNKNOWN, CRI_UNARY)
 
 
 class TestUnaryRelay(RelayTestCase):
@@ -37,22 +41,26 @@ class TestUnaryRelay(RelayTestCase):
                 ("x-crisp-multi", "second"),
                 # not valid UTF-8 on purpose: -bin values are opaque bytes
                 ("x-crisp-test-bin", b"\x00\xff\xfe\x80\xc3\x28binary")]
-        self.unary(UNKNOWN)(b"req", metadata=sent, timeout=CALL_TIMEOUT_S)
-        [call] = self.fake.calls(UNKNOWN)
-        received = [(k, v) for k, v in call.metadata if k.startswith("x-crisp-")]
-        # Repeated keys keep their order; nothing is dropped or duplicated.
-        self.assertEqual(received, sent)
+        for method in BOTH_PATHS:
+            with self.subTest(method=method):
+                self.unary(method)(b"req", metadata=sent, timeout=CALL_TIMEOUT_S)
+                [call] = self.fake.calls(method)
+                received = [(k, v) for k, v in call.metadata if k.startswith("x-crisp-")]
+                # Repeated keys keep their order; nothing is dropped or duplicated.
+                self.assertEqual(received, sent)
 
     def test_response_metadata_reach_the_client(self):
         initial = (("x-runtime-initial", "i-value"), ("x-runtime-initial-bin", b"\x01\x00\xff"))
         trailing = (("x-runtime-trailing", "t-value"), ("x-runtime-trailing-bin", b"\xfe\x00\x80"))
-        self.fake.script(UNKNOWN, responses=[b"resp"], initial_metadata=initial,
-                         trailing_metadata=trailing)
-        response, call = self.unary(UNKNOWN).with_call(b"req", timeout=CALL_TIMEOUT_S)
-        self.assertEqual(response, b"resp")
-        self.assertEqual(call.code(), grpc.StatusCode.OK)
-        self.assertEqual(_custom(call.initial_metadata()), list(initial))
-        self.assertEqual(_custom(call.trailing_metadata()), list(trailing))
+        for method in BOTH_PATHS:
+            with self.subTest(method=method):
+                self.fake.script(method, responses=[b"resp"], initial_metadata=initial,
+                                 trailing_metadata=trailing)
+                response, call = self.unary(method).with_call(b"req", timeout=CALL_TIMEOUT_S)
+                self.assertEqual(response, b"resp")
+                self.assertEqual(call.code(), grpc.StatusCode.OK)
+                self.assertEqual(_custom(call.initial_metadata()), list(initial))
+                self.assertEqual(_custom(call.trailing_metadata()), list(trailing))
 
     def test_error_status_details_and_metadata_reach_the_client(self):
         # Non-ASCII details travel percent-encoded in grpc-message; a relay
@@ -60,15 +68,17 @@ class TestUnaryRelay(RelayTestCase):
         details = 'pod sandbox "web-0" not found: ünïcødé ✓ 100%'
         initial = (("x-runtime-initial", "before-error"),)
         trailing = (("x-runtime-trailing", "with-error"), ("x-why-bin", b"\x00\x01\xff"))
-        self.fake.script(UNKNOWN, code=grpc.StatusCode.NOT_FOUND, details=details,
-                         initial_metadata=initial, trailing_metadata=trailing)
-        with self.assertRaises(grpc.RpcError) as caught:
-            self.unary(UNKNOWN)(b"req", timeout=CALL_TIMEOUT_S)
-        err = caught.exception
-        self.assertCode(err, grpc.StatusCode.NOT_FOUND)
-        self.assertEqual(err.details(), details)
-        self.assertEqual(_custom(err.initial_metadata()), list(initial))
-        self.assertEqual(_custom(err.trailing_metadata()), list(trailing))
+        for method in BOTH_PATHS:
+            with self.subTest(method=method):
+                self.fake.script(method, code=grpc.StatusCode.NOT_FOUND, details=details,
+                                 initial_metadata=initial, trailing_metadata=trailing)
+                with self.assertRaises(grpc.RpcError) as caught:
+                    self.unary(method)(b"req", timeout=CALL_TIMEOUT_S)
+                err = caught.exception
+                self.assertCode(err, grpc.StatusCode.NOT_FOUND)
+                self.assertEqual(err.details(), details)
+                self.assertEqual(_custom(err.initial_metadata()), list(initial))
+                self.assertEqual(_custom(err.trailing_metadata()), list(trailing))
 
     def test_every_status_code_is_relayed(self):
         for code in grpc.StatusCode:
@@ -79,6 +89,12 @@ class TestUnaryRelay(RelayTestCase):
                 self.fake.script(method, code=code, details="runtime says " + code.name)
                 with self.assertRaises(grpc.RpcError) as caught:
                     self.unary(method)(b"", timeout=CALL_TIMEOUT_S)
+                self.assertCode(caught.exception, code)
+                self.assertEqual(caught.exception.details(), "runtime says " + code.name)
+                # The same code on the unary fast path (one CRI method, scripted anew).
+                self.fake.script(CRI_UNARY, code=code, details="runtime says " + code.name)
+                with self.assertRaises(grpc.RpcError) as caught:
+                    self.unary(CRI_UNARY)(b"", timeout=CALL_TIMEOUT_S)
                 self.assertCode(caught.exception, code)
                 self.assertEqual(caught.exception.details(), "runtime says " + code.name)
 
