@@ -2,17 +2,20 @@
 
 A kubelet in standalone mode (tests/kubelet/kubeletlib.py) runs one static
 pod on a private containerd (tests/e2e/containerd.py), first directly, then
-through crisp. Once the pod runs and the kubelet has settled (its first
+behind socat (a byte relay: the floor for any hop), then through crisp. Once the pod runs and the kubelet has settled (its first
 status sync done), the CPU time of the kubelet and of crisp (utime + stime
 from /proc, all threads) is read over the same idle window, and crisp's
 calls from its own metrics. Prints key=value lines for run.sh's report:
 
-  kind=kubelet variant=direct|crisp window_s=.. kubelet_cpu_ms=.. crisp_cpu_ms=.. calls=..
+  kind=kubelet variant=direct|relay|crisp window_s=.. kubelet_cpu_ms=.. crisp_cpu_ms=.. calls=..
+
+(crisp_cpu_ms is the hop's: socat's, with its per-connection children, for relay.)
 
 Usage (as root): KUBELET=/path/to/kubelet /usr/bin/python3 bench/kubelet_idle.py CRISP WINDOW_S
 """
 
 import os
+import subprocess
 import sys
 import time
 
@@ -38,12 +41,25 @@ def cpu_ms(pid):
     return (int(fields[11]) + int(fields[12])) * TICK_MS
 
 
+def group_cpu_ms(pid):
+    """cpu_ms of `pid` and of its children alive now (socat forks one per connection)."""
+    total = cpu_ms(pid)
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return total + sum(cpu_ms(int(p)) for p in out.split())
+
+
 def calls_total(metrics_sock):
     return metric(scrape(metrics_sock), "crisp_calls_total")
 
 
-def measure(ctrd, kubelet_bin, window_s, crisp_bin=None):
-    crisp = None
+def measure(ctrd, kubelet_bin, window_s, crisp_bin=None, relay=False):
+    crisp = socat = None
+    hop_socket = None
+    if relay:
+        hop_socket = os.path.join(ctrd.tmp, "socat.sock")
+        socat = subprocess.Popen(["socat", "UNIX-LISTEN:%s,fork" % hop_socket,
+                                  "UNIX-CONNECT:%s" % ctrd.socket])
+        kl.wait_until(lambda: os.path.exists(hop_socket), "socat's socket", 30)
     if crisp_bin is not None:
         os.environ["CRISP_BIN"] = crisp_bin
         metrics_sock = os.path.join(ctrd.tmp, "crisp-metrics.sock")
@@ -52,7 +68,9 @@ def measure(ctrd, kubelet_bin, window_s, crisp_bin=None):
         crisp.__enter__()
     kubelet = None
     try:
-        args = kl.endpoint_args(ctrd.socket, crisp.listen if crisp else None)
+        if crisp:
+            hop_socket = crisp.listen
+        args = kl.endpoint_args(ctrd.socket, hop_socket)
         kubelet = kl.Kubelet(kubelet_bin, args).start()
         kubelet.add(kl.pod("idle", [kl.container("app", kl.seccomp_then_sleep(),
                                                  cri_client.E2E_IMAGE)]))
@@ -61,17 +79,19 @@ def measure(ctrd, kubelet_bin, window_s, crisp_bin=None):
         # Settled: the pod runs and the kubelet's first sync after it is done.
         kl.wait_until(lambda: (kubelet.pod_status("idle") or {}).get("status", {})
                       .get("phase") == "Running", "the kubelet to see the pod running", 120)
+        hop = crisp.proc.pid if crisp else socat.pid if socat else None
         k0 = cpu_ms(kubelet.proc.pid)
-        c0 = cpu_ms(crisp.proc.pid) if crisp else 0
+        c0 = group_cpu_ms(hop) if hop else 0
         n0 = calls_total(metrics_sock) if crisp else 0
         t0 = time.monotonic()
         time.sleep(window_s)  # the measured idle window itself, not a synchronisation
         wall = time.monotonic() - t0
         k1 = cpu_ms(kubelet.proc.pid)
-        c1 = cpu_ms(crisp.proc.pid) if crisp else 0
+        c1 = group_cpu_ms(hop) if hop else 0
         n1 = calls_total(metrics_sock) if crisp else 0
         print("kind=kubelet variant=%s window_s=%.1f kubelet_cpu_ms=%.0f crisp_cpu_ms=%.0f "
-              "calls=%d" % ("crisp" if crisp else "direct", wall, k1 - k0, c1 - c0, n1 - n0),
+              "calls=%d" % ("crisp" if crisp else "relay" if socat else "direct", wall, k1 - k0,
+                            c1 - c0, n1 - n0),
               flush=True)
     finally:
         if kubelet is not None:
@@ -80,6 +100,9 @@ def measure(ctrd, kubelet_bin, window_s, crisp_bin=None):
         kl.remove_pod_logs()
         if crisp is not None:
             crisp.__exit__(None, None, None)
+        if socat is not None:
+            socat.terminate()
+            socat.wait(timeout=30)
 
 
 def main():
@@ -95,6 +118,7 @@ def main():
     ctrd.start()
     try:
         measure(ctrd, kubelet_bin, window_s)
+        measure(ctrd, kubelet_bin, window_s, relay=True)
         measure(ctrd, kubelet_bin, window_s, crisp_bin)
     finally:
         ctrd.stop()

@@ -234,7 +234,12 @@ def summary(d, lines):
             add(f"({s}) crisp vs the Go proxy, p50", "crisp ≤ Go",
                 f"crisp {gc:,.1f} µs, Go {gg:,.1f} µs (×{gc / gg:.2f})", gc <= gg)
     # behind a real kubelet, idle
-    kc = d.kubelet.get("crisp")
+    kc, kr = d.kubelet.get("crisp"), d.kubelet.get("relay")
+    if kr:
+        add("socat's CPU behind the same kubelet (the floor for a hop)", "—",
+            f"socat {num(kr['crisp_cpu_ms']) / (num(kr['window_s']) / 60):.0f} ms/min, kubelet "
+            f"{num(kr['kubelet_cpu_ms']) / (num(kr['window_s']) / 60):.0f} ms/min "
+            f"({100 * num(kr['crisp_cpu_ms']) / num(kr['kubelet_cpu_ms']):.1f}%)", None)
     if kc:
         k_ms, c_ms = num(kc["kubelet_cpu_ms"]), num(kc["crisp_cpu_ms"])
         mins = num(kc["window_s"]) / 60
@@ -350,11 +355,12 @@ def kubelet_table(d, lines):
         return
     lines += ["## Behind a real kubelet", "",
               "bench/kubelet_idle.py: a kubelet in standalone mode with one static pod on a "
-              "private containerd, first direct, then through crisp; CPU time (utime + stime, "
-              "all threads) over the same idle window once the pod runs.", "",
+              "private containerd, first direct, then behind socat, then through crisp; CPU time "
+              "(utime + stime, all threads; socat with its per-connection children) over the "
+              "same idle window once the pod runs. `crisp CPU` is the hop's.", "",
               "| variant | window s | kubelet CPU ms/min | crisp CPU ms/min | crisp / kubelet "
               "| CRI calls/s | crisp CPU µs/call |", "|---|---|---|---|---|---|---|"]
-    for v in ("direct", "crisp"):
+    for v in ("direct", "relay", "crisp"):
         r = d.kubelet.get(v)
         if not r:
             continue
@@ -363,6 +369,7 @@ def kubelet_table(d, lines):
         lines.append(f"| {v} | {num(r['window_s']):.0f} | {k / mins:.0f} | "
                      f"{c / mins:.0f} | " + (f"{100 * c / k:.1f}% | {n / num(r['window_s']):.1f} | "
                                              f"{1000 * c / n:.0f} |" if v == "crisp" and n
+                                             else f"{100 * c / k:.1f}% | — | — |" if v == "relay"
                                              else "— | — | — |"))
     lines.append("")
 
