@@ -110,6 +110,32 @@ static bool has_unknown_fields(const ProtobufCMessageDescriptor *desc, const uin
         return false;
 }
 
+/* Does this message hold, at any depth of known messages, a known string or
+ * bytes field (not repeated) of length 0? protobuf-c keeps an empty one with
+ * no data pointer, and its merge of a repeated message then takes the
+ * earlier occurrence's value where Go takes the later, empty one. */
+static bool has_empty_bytes_field(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                                  const uint8_t *end, int depth)
+{
+        struct field f;
+        while (p < end) {
+                if (!next_field(&p, end, &f))
+                        return true; /* unreadable: checked elsewhere; refuse rather than guess */
+                const ProtobufCFieldDescriptor *fd =
+                    protobuf_c_message_descriptor_get_field(desc, f.number);
+                if (fd == NULL || f.wire_type != WT_LEN)
+                        continue;
+                if ((fd->type == PROTOBUF_C_TYPE_STRING || fd->type == PROTOBUF_C_TYPE_BYTES) &&
+                    fd->label != PROTOBUF_C_LABEL_REPEATED && f.value_len == 0)
+                        return true;
+                if (fd->type == PROTOBUF_C_TYPE_MESSAGE && depth < MAX_DEPTH &&
+                    has_empty_bytes_field(fd->descriptor, f.value, f.value + f.value_len,
+                                          depth + 1))
+                        return true;
+        }
+        return false;
+}
+
 static int check(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
                  const char *what, int depth, crisp_error **err)
 {
@@ -120,6 +146,7 @@ static int check(const ProtobufCMessageDescriptor *desc, const uint8_t *data, si
 
         /* The last occurrence of each known message field, so that earlier
          * ones can be told apart from it in a second pass. */
+        const uint8_t *first[MAX_FIELDS] = {0};
         const uint8_t *last[MAX_FIELDS] = {0};
         unsigned count[MAX_FIELDS] = {0};
 
@@ -143,7 +170,8 @@ static int check(const ProtobufCMessageDescriptor *desc, const uint8_t *data, si
                 if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
                         continue;
                 size_t i = (size_t)(fd - desc->fields);
-                count[i]++;
+                if (count[i]++ == 0)
+                        first[i] = f.value;
                 last[i] = f.value;
                 int r = check(fd->descriptor, f.value, f.value_len, what, depth + 1, err);
                 if (r < 0)
@@ -165,6 +193,15 @@ static int check(const ProtobufCMessageDescriptor *desc, const uint8_t *data, si
                         return crisp_error_set(err, EINVAL,
                                                "%s: %s.%s occurs %u times and an earlier one "
                                                "holds fields crisp cannot merge",
+                                               what, desc->short_name, fd->name, count[i]);
+                /* ...and a later one must not set a string or bytes field to
+                 * empty, which protobuf-c's merge would undo (tests/fuzz found
+                 * it: a second sandbox_config with metadata.uid ""). */
+                if (count[i] > 1 && f.value != first[i] &&
+                    has_empty_bytes_field(fd->descriptor, f.value, f.value + f.value_len, depth))
+                        return crisp_error_set(err, EINVAL,
+                                               "%s: %s.%s occurs %u times and a later one "
+                                               "empties a field crisp cannot merge",
                                                what, desc->short_name, fd->name, count[i]);
         }
         return 0;

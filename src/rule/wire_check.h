@@ -9,7 +9,9 @@
  *     a varint Unconfined would read as RuntimeDefault to crisp only);
  *   - a known message field sent more than once, whose earlier occurrences
  *     carry fields crisp's schema does not know: protobuf-c merges the
- *     occurrences but drops those unknown fields, the runtime keeps them.
+ *     occurrences but drops those unknown fields, the runtime keeps them;
+ *   - the same, where a later occurrence sets a string or bytes field to
+ *     empty: Go reads the empty value, protobuf-c's merge the earlier one.
  *
  * A request failing the check is refused (INVALID_ARGUMENT): crisp never
  * forwards a request it did not fully understand. No kubelet sends these. */

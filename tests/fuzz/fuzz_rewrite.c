@@ -187,8 +187,12 @@ static void check_result_shape(enum crisp_method method, const struct crisp_rewr
 static bool refused_by_wire_check(const char *msg)
 {
         static const char *const reasons[] = {
-            "a field numbered 0", "where the CRI has",          "holds fields crisp cannot merge",
-            "a malformed field",  "messages nested too deeply",
+            "a field numbered 0",
+            "where the CRI has",
+            "holds fields crisp cannot merge",
+            "empties a field crisp cannot merge",
+            "a malformed field",
+            "messages nested too deeply",
         };
         for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
                 if (strstr(msg, reasons[i]) != NULL)

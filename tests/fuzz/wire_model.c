@@ -68,12 +68,20 @@ struct wm_unknown {
         size_t len;
 };
 
+/* One element of a repeated string or bytes field. */
+struct wm_item {
+        const uint8_t *str;
+        size_t len;
+};
+
 struct wm_value {
         bool present;
         uint64_t varint;
         const uint8_t *str;
         size_t str_len;
         struct wm_msg *msg;
+        struct wm_item *items; /* a repeated string or bytes field: every occurrence */
+        size_t n_items, cap_items;
 };
 
 struct wm_msg {
@@ -94,8 +102,12 @@ enum {
  * change that the model does not cover cannot pass silently. */
 static int wire_type_of(const ProtobufCFieldDescriptor *f)
 {
+        /* Repeated: only strings and bytes (never packed; each occurrence
+         * appends one element, in Go and in protobuf-c alike). */
         if (f->label == PROTOBUF_C_LABEL_REPEATED)
-                return -1;
+                return f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES
+                           ? WT_LEN
+                           : -1;
         switch (f->type) {
         case PROTOBUF_C_TYPE_INT32:
         case PROTOBUF_C_TYPE_UINT32:
@@ -152,6 +164,20 @@ static void add_unknown(struct wm_arena *a, struct wm_msg *m, uint32_t number, u
         m->unknown[m->n_unknown++] = (struct wm_unknown){number, wire_type, data, len};
 }
 
+static void add_item(struct wm_arena *a, struct wm_value *v, const uint8_t *str, size_t len)
+{
+        if (v->n_items == v->cap_items) {
+                size_t cap = v->cap_items ? 2 * v->cap_items : 4;
+                struct wm_item *items = arena_alloc(a, cap * sizeof(*items));
+                if (v->n_items)
+                        memcpy(items, v->items, v->n_items * sizeof(*items));
+                v->items = items;
+                v->cap_items = cap;
+        }
+        v->items[v->n_items++] = (struct wm_item){str, len};
+        v->present = true;
+}
+
 /* Go's protowire.ConsumeVarint: at most 10 bytes, the 10th at most 1. */
 static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
@@ -174,17 +200,28 @@ static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 /* protobuf-c's merge of an earlier occurrence into a later one: what the
  * later one lacks comes from the earlier one, sub-messages present in both
  * merge the same way, and only the later one's unknown fields remain. */
-static void merge_dropping_unknowns(const struct wm_msg *earlier, struct wm_msg *later)
+static void merge_dropping_unknowns(struct wm_arena *a, const struct wm_msg *earlier,
+                                    struct wm_msg *later)
 {
         for (unsigned i = 0; i < later->desc->n_fields; i++) {
                 const struct wm_value *e = &earlier->values[i];
                 struct wm_value *l = &later->values[i];
                 if (!e->present)
                         continue;
+                if (later->desc->fields[i].label == PROTOBUF_C_LABEL_REPEATED) {
+                        /* protobuf-c's merge: the earlier elements, then the later ones. */
+                        struct wm_value merged = {0};
+                        for (size_t k = 0; k < e->n_items; k++)
+                                add_item(a, &merged, e->items[k].str, e->items[k].len);
+                        for (size_t k = 0; k < l->n_items; k++)
+                                add_item(a, &merged, l->items[k].str, l->items[k].len);
+                        *l = merged;
+                        continue;
+                }
                 if (!l->present)
                         *l = *e;
                 else if (later->desc->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
-                        merge_dropping_unknowns(e->msg, l->msg);
+                        merge_dropping_unknowns(a, e->msg, l->msg);
         }
 }
 
@@ -249,13 +286,17 @@ static bool parse_into(struct wm_arena *a, struct wm_msg *m, const uint8_t *p, s
                         continue;
                 }
                 struct wm_value *val = &m->values[idx];
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        add_item(a, val, payload, plen);
+                        continue;
+                }
                 switch (f->type) {
                 case PROTOBUF_C_TYPE_MESSAGE:
                         if (val->present && opts->drop_merged_unknowns) {
                                 struct wm_msg *later = new_msg(a, f->descriptor);
                                 if (!parse_into(a, later, payload, plen, opts))
                                         return false;
-                                merge_dropping_unknowns(val->msg, later);
+                                merge_dropping_unknowns(a, val->msg, later);
                                 val->msg = later;
                         } else {
                                 /* Go: parsing into the message already there
@@ -337,6 +378,17 @@ static bool equal_at(const struct wm_msg *x, const struct wm_msg *y, const char 
                  * presence, so absent and present-with-the-zero-value are the
                  * same value to the runtime. Only message fields have
                  * presence. */
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        if (a->n_items != b->n_items)
+                                return differ(why, size, here, "%zu vs %zu elements", a->n_items,
+                                              b->n_items);
+                        for (size_t k = 0; k < a->n_items; k++)
+                                if (a->items[k].len != b->items[k].len ||
+                                    (a->items[k].len && memcmp(a->items[k].str, b->items[k].str,
+                                                               a->items[k].len) != 0))
+                                        return differ(why, size, here, "element %zu differs", k);
+                        continue;
+                }
                 if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
                         if (a->present != b->present)
                                 return differ(why, size, here, "present %d vs %d", a->present,

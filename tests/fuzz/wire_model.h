@@ -7,6 +7,7 @@
  * decoder, written from the wire format alone, with Go's semantics:
  *
  *   - a known scalar or string field that occurs twice: the last one wins;
+ *   - a repeated string or bytes field: each occurrence appends an element;
  *   - a known message field that occurs twice: the occurrences merge, field
  *     by field, and the unknown fields of all occurrences are kept, in order;
  *   - a known field with an unexpected wire type is an unknown field (the

@@ -540,6 +540,35 @@ static void merged_occurrences_with_unknown_fields_are_refused(void **state)
             -EINVAL);
 }
 
+/* tests/fuzz found it: a message sent twice whose later copy sets a string
+ * to empty. Go reads the empty string; protobuf-c keeps an empty string with
+ * no data, and its merge then takes the earlier copy's value: crisp would
+ * forward a uid the runtime never saw. Refused, like the case above. */
+static void merged_occurrences_emptying_a_string_are_refused(void **state)
+{
+        (void)state;
+        struct crisp_rewrite_result res;
+        crisp_error *err = NULL;
+        /* sandbox_config {metadata {name "web" uid "u1"}}, sandbox_config {metadata {uid ""}} */
+        assert_int_equal(
+            rewrite_raw(CRISP_METHOD_CREATE_CONTAINER,
+                        BYTES(0x1a, 0x0b, 0x0a, 0x09, 0x0a, 0x03, 0x77, 0x65, 0x62, 0x12, 0x02,
+                              0x75, 0x31, 0x1a, 0x04, 0x0a, 0x02, 0x12, 0x00),
+                        &res, &err),
+            -EINVAL);
+        assert_non_null(strstr(err->msg, "CreateContainerRequest.sandbox_config occurs 2 times"));
+        crisp_error_free(&err);
+        /* The same with the string set in the later copy merges as Go does. */
+        assert_int_equal(
+            rewrite_raw(CRISP_METHOD_CREATE_CONTAINER,
+                        BYTES(0x1a, 0x0b, 0x0a, 0x09, 0x0a, 0x03, 0x77, 0x65, 0x62, 0x12, 0x02,
+                              0x75, 0x31, 0x1a, 0x06, 0x0a, 0x04, 0x12, 0x02, 0x75, 0x32),
+                        &res, NULL),
+            0);
+        assert_string_equal(res.pod_uid, "u2");
+        crisp_rewrite_result_release(&res);
+}
+
 /* A string crisp does not read passes as bytes, a NUL and all. */
 static void strings_with_nul_bytes_survive(void **state)
 {
@@ -819,6 +848,7 @@ int main(void)
             cmocka_unit_test(run_pod_sandbox_nothing_set_is_defaulted),
             cmocka_unit_test(run_pod_sandbox_from_kubelet_is_unchanged),
             cmocka_unit_test(merged_occurrences_with_unknown_fields_are_refused),
+            cmocka_unit_test(merged_occurrences_emptying_a_string_are_refused),
             cmocka_unit_test(strings_with_nul_bytes_survive),
             cmocka_unit_test(a_field_crisp_does_not_read_is_never_reinterpreted),
             cmocka_unit_test(field_number_zero_is_refused),
