@@ -7,7 +7,7 @@ packages=(
 	# build
 	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
-	libseccomp-dev libuv1-dev libjson-c-dev libyaml-dev libhttp-parser-dev
+	libseccomp-dev libuv1-dev libnghttp2-dev libjson-c-dev libyaml-dev libhttp-parser-dev
 	# the pod-spec source (--kubeconfig): HTTPS to the API server; its tests
 	# make certificates with openssl
 	libcurl4-openssl-dev openssl

@@ -1,4 +1,4 @@
-/* The call observer (relay.h) that feeds the recorder: it copies each call's
+/* The call observer (call_observer.h) that feeds the recorder: it copies each call's
  * messages, identity and status into a crisp_call_record and submits it when
  * the call ends. Its callbacks run on gRPC's queue threads under the call's
  * lock, so they only copy bytes (within the recorder's memory budget) and
@@ -7,7 +7,7 @@
 #define CRISP_RECORD_TAP_H
 
 #include "record/recorder.h"
-#include "relay.h"
+#include "call_observer.h"
 
 struct crisp_record_tap {
         struct crisp_call_observer observer; /* give &tap->observer to the server */

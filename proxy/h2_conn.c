@@ -1,0 +1,450 @@
+/* One HTTP/2 connection of the relay, either side (relay.h): a libuv pipe
+ * and an nghttp2 session.
+ *
+ * Reading: each read lands in a reference-counted block and nghttp2 parses
+ * it in place; the DATA it finds is handed to the other side as chunks of
+ * that block, so request and response bytes are never copied. A block that
+ * nothing else holds is reused from its start, and given back when the
+ * connection has no call open: an idle connection holds no buffer.
+ *
+ * Writing: nothing is written while the loop turn's events are being
+ * handled. At the end of the turn (server.c's flush hooks) each connection
+ * with something to say asks nghttp2 for its frames, and writes them with
+ * one writev: frame headers and control frames copied into a small block,
+ * DATA as the chunks the other side received. A write the socket cannot
+ * take at once goes on with uv_write, and nghttp2 is not asked for more
+ * until it is done, nor past RELAY_OUT_MAX bytes: a peer that does not read
+ * makes crisp hold a bounded amount, never more. */
+#include "relay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "frame_guard.h"
+#include "wire/block.h"
+
+/* A read is given at least this much room; less left in the block: a new one. */
+#define MIN_READ 4096
+/* The block frame headers and control frames are copied into. */
+#define WBLOCK_SIZE (16 * 1024)
+/* Buffers per writev. */
+#define WRITE_BUFS 64
+
+/* ---- header lists -------------------------------------------------------------- */
+
+void hdr_list_reset(struct hdr_list *h)
+{
+        h->used = 0;
+        h->n = 0;
+}
+
+static int grow(void **p, uint32_t *cap, size_t need, size_t elem, size_t first)
+{
+        if (need <= *cap)
+                return 0;
+        size_t cap2 = *cap ? *cap : first;
+        while (cap2 < need)
+                cap2 *= 2;
+        if (cap2 > UINT32_MAX)
+                return -ENOMEM;
+        void *q = realloc(*p, cap2 * elem);
+        if (q == NULL)
+                return -ENOMEM;
+        *p = q;
+        *cap = (uint32_t)cap2;
+        return 0;
+}
+
+int hdr_list_add(struct hdr_list *h, const uint8_t *name, size_t namelen, const uint8_t *value,
+                 size_t valuelen)
+{
+        size_t need = (size_t)h->used + namelen + valuelen;
+        if (need > UINT32_MAX || grow((void **)&h->buf, &h->cap, need, 1, 512) < 0 ||
+            grow((void **)&h->field, &h->nmax, (size_t)h->n + 1, sizeof(*h->field), 16) < 0)
+                return -ENOMEM;
+        uint32_t *f = h->field[h->n++];
+        f[0] = h->used;
+        f[1] = (uint32_t)namelen;
+        memcpy(h->buf + h->used, name, namelen);
+        h->used += (uint32_t)namelen;
+        f[2] = h->used;
+        f[3] = (uint32_t)valuelen;
+        memcpy(h->buf + h->used, value, valuelen);
+        h->used += (uint32_t)valuelen;
+        return 0;
+}
+
+void hdr_list_view(const struct hdr_list *h, nghttp2_nv *nv)
+{
+        for (uint32_t i = 0; i < h->n; i++) {
+                const uint32_t *f = h->field[i];
+                nv[i] = (nghttp2_nv){.name = h->buf + f[0],
+                                     .namelen = f[1],
+                                     .value = h->buf + f[2],
+                                     .valuelen = f[3],
+                                     .flags = NGHTTP2_NV_FLAG_NONE};
+        }
+}
+
+nghttp2_nv *nv_copy(const nghttp2_nv *nv, size_t n)
+{
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+                bytes += nv[i].namelen + nv[i].valuelen;
+        nghttp2_nv *out = malloc(n * sizeof(*out) + bytes + 1);
+        if (out == NULL)
+                return NULL;
+        uint8_t *p = (uint8_t *)(out + n);
+        for (size_t i = 0; i < n; i++) {
+                out[i] = nv[i];
+                out[i].name = p;
+                memcpy(p, nv[i].name, nv[i].namelen);
+                p += nv[i].namelen;
+                out[i].value = p;
+                memcpy(p, nv[i].value, nv[i].valuelen);
+                p += nv[i].valuelen;
+        }
+        return out;
+}
+
+nghttp2_nv *hdr_list_copy(const struct hdr_list *h, size_t *n)
+{
+        nghttp2_nv view[h->n > 0 ? h->n : 1];
+        hdr_list_view(h, view);
+        *n = h->n;
+        return nv_copy(view, h->n);
+}
+
+const uint8_t *hdr_list_get(const struct hdr_list *h, const char *name, size_t *len)
+{
+        size_t nlen = strlen(name);
+        for (uint32_t i = 0; i < h->n; i++) {
+                const uint32_t *f = h->field[i];
+                if (f[1] == nlen && memcmp(h->buf + f[0], name, nlen) == 0) {
+                        *len = f[3];
+                        return h->buf + f[2];
+                }
+        }
+        return NULL;
+}
+
+void hdr_list_free(struct hdr_list *h)
+{
+        free(h->buf);
+        free(h->field);
+        *h = (struct hdr_list){0};
+}
+
+/* ---- set-up ----------------------------------------------------------------- */
+
+void h2_conn_init(struct h2_conn *c, struct crisp_server *srv, enum h2_role role)
+{
+        memset(c, 0, sizeof(*c));
+        c->role = role;
+        c->srv = srv;
+        crisp_chunkq_init(&c->out);
+        uv_pipe_init(srv->loop, &c->pipe, 0);
+        c->pipe.data = c;
+        srv->open_handles++;
+}
+
+void h2_conn_want_flush(struct h2_conn *c)
+{
+        if (c->dirty || c->closing)
+                return;
+        c->dirty = true;
+        c->dirty_next = c->srv->dirty;
+        c->srv->dirty = c;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+        (void)suggested;
+        struct h2_conn *c = h->data;
+        if (c->rblock != NULL && c->rblock->refs == 1)
+                c->rused = 0; /* nothing holds its bytes any more: start over */
+        if (c->rblock == NULL || c->rblock->cap - c->rused < MIN_READ) {
+                crisp_block_unref(c->rblock);
+                c->rblock = crisp_block_new(CRISP_BLOCK_SLAB);
+                c->rused = 0;
+                if (c->rblock == NULL) {
+                        *buf = uv_buf_init(NULL, 0); /* the read fails with UV_ENOBUFS */
+                        return;
+                }
+        }
+        *buf =
+            uv_buf_init((char *)c->rblock->data + c->rused, (unsigned)(c->rblock->cap - c->rused));
+}
+
+static void release_idle_block(struct h2_conn *c)
+{
+        if (c->nstreams == 0 && c->rblock != NULL && c->rblock->refs == 1) {
+                crisp_block_unref(c->rblock);
+                c->rblock = NULL;
+                c->rused = 0;
+        }
+}
+
+static void finish_close(struct h2_conn *c);
+
+/* Gives nghttp2 a read; on the kubelet's side, past the frame guard, which
+ * looks at each DATA and HEADERS header just before nghttp2 does. */
+static ssize_t feed(struct h2_conn *c, const uint8_t *p, size_t n)
+{
+        if (c->guard == NULL)
+                return nghttp2_session_mem_recv(c->session, p, n);
+        size_t pos = 0, fed = 0;
+        while (pos < n) {
+                bool check = false;
+                pos += frame_guard_scan(c->guard, p + pos, n - pos, &check);
+                if (!check)
+                        break;
+                /* nghttp2 acts on a frame header only once it has its last byte. */
+                ssize_t r = nghttp2_session_mem_recv(c->session, p + fed, pos - 1 - fed);
+                if (r < 0 || c->closing)
+                        return r;
+                fed = pos - 1;
+                uint32_t error = frame_guard_verdict(c->guard, c->session);
+                if (error != 0) {
+                        log_debug("client connection: DATA or HEADERS on a closed or reused "
+                                  "stream: %s",
+                                  nghttp2_http2_strerror(error));
+                        nghttp2_session_terminate_session(c->session, error);
+                        return 0;
+                }
+        }
+        return nghttp2_session_mem_recv(c->session, p + fed, n - fed);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+        struct h2_conn *c = s->data;
+        if (nread == 0)
+                return;
+        if (nread < 0) {
+                h2_conn_close(c, nread == UV_EOF ? "closed by the peer" : uv_strerror((int)nread));
+                return;
+        }
+        c->rused += (size_t)nread;
+        /* Held across the parse: a stream it ends may drop its chunks. */
+        struct crisp_block *b = crisp_block_ref(c->rblock);
+        c->busy = true;
+        ssize_t r = feed(c, (const uint8_t *)buf->base, (size_t)nread);
+        c->busy = false;
+        crisp_block_unref(b);
+        if (c->closing) {
+                finish_close(c);
+                return;
+        }
+        if (r < 0) {
+                /* Fatal for the connection (a bad client preface, a flood, no
+                 * memory); protocol errors nghttp2 answers itself with GOAWAY. */
+                log_warn("%s connection: %s; closing it", c->role == H2_DOWN ? "client" : "runtime",
+                         nghttp2_strerror((int)r));
+                h2_conn_close(c, nghttp2_strerror((int)r));
+                return;
+        }
+        release_idle_block(c);
+        h2_conn_want_flush(c);
+}
+
+int h2_conn_start_reading(struct h2_conn *c)
+{
+        return uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+/* Copies `len` bytes of nghttp2's output into the write block. */
+static int out_copy(struct h2_conn *c, const uint8_t *data, size_t len)
+{
+        if (c->wblock != NULL && c->wblock->refs == 1)
+                c->wused = 0;
+        if (c->wblock == NULL || c->wblock->cap - c->wused < len) {
+                crisp_block_unref(c->wblock);
+                c->wblock = crisp_block_new(len > WBLOCK_SIZE ? len : WBLOCK_SIZE);
+                c->wused = 0;
+                if (c->wblock == NULL)
+                        return -ENOMEM;
+        }
+        uint8_t *p = c->wblock->data + c->wused;
+        memcpy(p, data, len);
+        c->wused += len;
+        return crisp_chunkq_push(&c->out, c->wblock, p, len);
+}
+
+ssize_t h2_conn_send_cb(nghttp2_session *session, const uint8_t *data, size_t length, int flags,
+                        void *user_data)
+{
+        (void)session, (void)flags;
+        struct h2_conn *c = user_data;
+        if (c->out.bytes >= RELAY_OUT_MAX)
+                return NGHTTP2_ERR_WOULDBLOCK;
+        if (out_copy(c, data, length) < 0)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return (ssize_t)length;
+}
+
+/* A DATA frame: its 9-byte header, then the payload as the flow's chunks. */
+int h2_conn_send_data_cb(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd,
+                         size_t length, nghttp2_data_source *source, void *user_data)
+{
+        (void)source;
+        struct h2_conn *c = user_data;
+        struct relay_stream *st =
+            nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        if (st == NULL || c->closing)
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+        if (c->out.bytes >= RELAY_OUT_MAX)
+                return NGHTTP2_ERR_WOULDBLOCK;
+        if (out_copy(c, framehd, 9) < 0)
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        stream_flow_sent(st, c->role == H2_UP ? &st->c2p : &st->p2c, length, &c->out);
+        return 0;
+}
+
+static void write_more(struct h2_conn *c);
+
+static void on_written(uv_write_t *req, int status)
+{
+        struct h2_conn *c = req->data;
+        crisp_chunkq_drop(&c->out, c->writing);
+        c->writing = 0;
+        if (c->closing)
+                return;
+        if (status < 0) {
+                h2_conn_close(c, uv_strerror(status));
+                return;
+        }
+        h2_conn_want_flush(c);
+}
+
+/* Writes c->out: as much as the socket takes now, the rest with uv_write. */
+static void write_more(struct h2_conn *c)
+{
+        uv_buf_t bufs[WRITE_BUFS];
+        while (c->out.bytes > 0) {
+                /* uv_buf_t is laid out as struct iovec on Unix (libuv says so). */
+                size_t n = crisp_chunkq_iov(&c->out, (struct iovec *)bufs, WRITE_BUFS);
+                int w = uv_try_write((uv_stream_t *)&c->pipe, bufs, (unsigned)n);
+                if (w == UV_EAGAIN)
+                        w = 0;
+                if (w < 0) {
+                        h2_conn_close(c, uv_strerror(w));
+                        return;
+                }
+                size_t total = 0;
+                for (size_t i = 0; i < n; i++)
+                        total += bufs[i].len;
+                crisp_chunkq_drop(&c->out, (size_t)w);
+                if ((size_t)w == total)
+                        continue;
+                /* The socket is full: the rest goes when it can. */
+                n = crisp_chunkq_iov(&c->out, (struct iovec *)bufs, WRITE_BUFS);
+                total = 0;
+                for (size_t i = 0; i < n; i++)
+                        total += bufs[i].len;
+                c->wreq.data = c;
+                int r = uv_write(&c->wreq, (uv_stream_t *)&c->pipe, bufs, (unsigned)n, on_written);
+                if (r < 0) {
+                        h2_conn_close(c, uv_strerror(r));
+                        return;
+                }
+                c->writing = total;
+                return;
+        }
+}
+
+void h2_conn_flush(struct h2_conn *c)
+{
+        if (c->closing || c->writing > 0 || c->session == NULL)
+                return;
+        if (c->role == H2_UP && c->state == UP_CONNECTING)
+                return; /* flushed once connected */
+        c->busy = true;
+        int r = nghttp2_session_send(c->session);
+        c->busy = false;
+        if (c->closing) {
+                finish_close(c);
+                return;
+        }
+        if (r < 0) {
+                log_warn("%s connection: %s; closing it", c->role == H2_DOWN ? "client" : "runtime",
+                         nghttp2_strerror(r));
+                h2_conn_close(c, nghttp2_strerror(r));
+                return;
+        }
+        write_more(c);
+        if (c->closing || c->writing > 0 || c->out.bytes > 0)
+                return;
+        if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
+                h2_conn_close(c, "the session is over");
+}
+
+/* ---- closing ------------------------------------------------------------------ */
+
+static void on_closed(uv_handle_t *h)
+{
+        struct h2_conn *c = h->data;
+        struct crisp_server *srv = c->srv;
+        struct h2_conn **list = c->role == H2_DOWN ? &srv->downs : &srv->ups;
+        if (c->prev)
+                c->prev->next = c->next;
+        else if (*list == c)
+                *list = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        crisp_chunkq_clear(&c->out);
+        crisp_block_unref(c->rblock);
+        crisp_block_unref(c->wblock);
+        hdr_list_free(&c->hdrs);
+        free(c->guard);
+        free(c);
+        srv->open_handles--;
+        server_maybe_stopped(srv);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+        free(h);
+}
+
+void h2_conn_close(struct h2_conn *c, const char *why)
+{
+        if (c->closing)
+                return;
+        c->closing = true;
+        log_debug("%s connection closed: %s", c->role == H2_DOWN ? "client" : "runtime", why);
+        if (c->handshake) {
+                uv_close((uv_handle_t *)c->handshake, on_timer_closed);
+                c->handshake = NULL;
+        }
+        if (c->role == H2_UP && c->srv->current_up == c)
+                c->srv->current_up = NULL;
+        /* Its streams end now: the other side of each is told. */
+        while (c->streams != NULL) {
+                struct relay_stream *st = c->streams;
+                if (c->role == H2_DOWN)
+                        stream_down_lost(st);
+                else
+                        stream_up_lost(st, why);
+        }
+        if (!c->busy)
+                finish_close(c);
+}
+
+/* The session goes once nghttp2 is not inside it (a callback may end the
+ * connection). */
+static void finish_close(struct h2_conn *c)
+{
+        if (c->session == NULL && uv_is_closing((uv_handle_t *)&c->pipe))
+                return;
+        nghttp2_session_del(c->session);
+        c->session = NULL;
+        c->state = UP_DEAD;
+        uv_close((uv_handle_t *)&c->pipe, on_closed);
+}
