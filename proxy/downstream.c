@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "frame_guard.h"
+#include "h2_mem.h"
 
 /* A client that has not sent its preface and SETTINGS by then is dropped:
  * an open socket that never speaks must not hold a file descriptor for
@@ -126,10 +127,10 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
                 if (st != NULL)
                         stream_response_sent(st);
         }
-        if (frame->hd.type == NGHTTP2_RST_STREAM) {
-                struct h2_conn *c = conn_of(user_data);
-                frame_guard_reset_sent(c->guard, frame->hd.stream_id);
-        }
+        if (frame->hd.type == NGHTTP2_RST_STREAM)
+                frame_guard_reset_sent(conn_of(user_data)->guard, frame->hd.stream_id);
+        if (frame->hd.type == NGHTTP2_GOAWAY)
+                frame_guard_goaway_sent(conn_of(user_data)->guard, frame->goaway.last_stream_id);
         return 0;
 }
 
@@ -184,8 +185,8 @@ void downstream_accept(int fd, void *arg)
         c->guard = frame_guard_new();
         c->handshake = malloc(sizeof(*c->handshake));
         if (c->guard == NULL || c->handshake == NULL ||
-            nghttp2_session_server_new2(&c->session, srv->down_callbacks, c, srv->down_option) !=
-                0) {
+            nghttp2_session_server_new3(&c->session, srv->down_callbacks, c, srv->down_option,
+                                        h2_mem()) != 0) {
                 log_error("out of memory: a client connection is refused");
                 h2_conn_close(c, "out of memory");
                 return;

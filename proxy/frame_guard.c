@@ -21,6 +21,7 @@ struct frame_guard {
         int32_t id;
         int32_t max_id;                 /* the highest stream id the client opened */
         uint8_t used[USED_WINDOW / 16]; /* odd ids in (max_id - USED_WINDOW, max_id] */
+        int32_t goaway_last;            /* -1: no GOAWAY sent */
         int32_t resets[RESETS];
         unsigned next_reset;
 };
@@ -28,8 +29,10 @@ struct frame_guard {
 struct frame_guard *frame_guard_new(void)
 {
         struct frame_guard *g = calloc(1, sizeof(*g));
-        if (g)
+        if (g) {
                 g->preface_left = PREFACE_LEN;
+                g->goaway_last = -1;
+        }
         return g;
 }
 
@@ -85,7 +88,10 @@ size_t frame_guard_scan(struct frame_guard *g, const uint8_t *p, size_t len, boo
                         i += n;
                         continue;
                 }
-                g->hdr[g->have++] = p[i++];
+                size_t n = len - i < 9u - g->have ? len - i : 9u - g->have;
+                memcpy(g->hdr + g->have, p + i, n);
+                g->have = (uint8_t)(g->have + n);
+                i += n;
                 if (g->have < 9)
                         continue;
                 g->have = 0;
@@ -115,6 +121,8 @@ uint32_t frame_guard_verdict(struct frame_guard *g, nghttp2_session *session)
         if (stream != NULL && nghttp2_stream_get_state(stream) != NGHTTP2_STREAM_STATE_IDLE &&
             nghttp2_stream_get_state(stream) != NGHTTP2_STREAM_STATE_CLOSED)
                 return 0; /* open: nghttp2's own rules apply */
+        if (g->goaway_last >= 0 && g->id > g->goaway_last)
+                return 0; /* after crisp's GOAWAY: nghttp2 drops it, the client retries */
         for (unsigned k = 0; k < RESETS; k++)
                 if (g->resets[k] == g->id)
                         return 0; /* reset by crisp: ignored, as the RFC says */
@@ -128,4 +136,10 @@ void frame_guard_reset_sent(struct frame_guard *g, int32_t stream_id)
         if (g == NULL)
                 return;
         g->resets[g->next_reset++ % RESETS] = stream_id;
+}
+
+void frame_guard_goaway_sent(struct frame_guard *g, int32_t last_stream_id)
+{
+        if (g != NULL && (g->goaway_last < 0 || last_stream_id < g->goaway_last))
+                g->goaway_last = last_stream_id;
 }

@@ -28,6 +28,10 @@ size_t frame_guard_scan(struct frame_guard *g, const uint8_t *p, size_t len, boo
  * streams: 0, or the error code of the connection error it is. */
 uint32_t frame_guard_verdict(struct frame_guard *g, nghttp2_session *session);
 
+/* crisp sent GOAWAY: streams above `last_stream_id` are ignored (nghttp2
+ * drops them; the client knows to retry them elsewhere). */
+void frame_guard_goaway_sent(struct frame_guard *g, int32_t last_stream_id);
+
 /* crisp (or nghttp2 for it) sent RST_STREAM on `stream_id`. */
 void frame_guard_reset_sent(struct frame_guard *g, int32_t stream_id);
 

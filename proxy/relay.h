@@ -186,6 +186,7 @@ struct crisp_server {
         struct h2_conn *dirty; /* connections to flush at the end of this loop turn */
         uv_prepare_t flush_before_poll;
         uv_check_t flush_after_poll;
+        uv_timer_t linger; /* after cancel_all: clients that do not read are dropped */
 
         /* pod-spec lookups answered on the resolver's thread */
         uv_async_t spec_async;

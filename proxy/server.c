@@ -9,6 +9,7 @@
 
 #include "acceptor.h"
 #include "base/log.h"
+#include "h2_mem.h"
 #include "listen_socket.h"
 #include "relay.h"
 #include "wire/block.h"
@@ -111,13 +112,16 @@ int crisp_server_start(uv_loop_t *loop, const struct crisp_options *opts,
         uv_prepare_init(loop, &s->flush_before_poll);
         uv_check_init(loop, &s->flush_after_poll);
         uv_async_init(loop, &s->spec_async, on_spec_async);
-        s->flush_before_poll.data = s->flush_after_poll.data = s->spec_async.data = s;
+        uv_timer_init(loop, &s->linger);
+        s->flush_before_poll.data = s->flush_after_poll.data = s->spec_async.data = s->linger.data =
+            s;
         uv_prepare_start(&s->flush_before_poll, on_prepare);
         uv_check_start(&s->flush_after_poll, on_check);
         /* Neither keeps the loop alive on its own. */
         uv_unref((uv_handle_t *)&s->flush_before_poll);
         uv_unref((uv_handle_t *)&s->flush_after_poll);
-        s->open_handles = 3;
+        uv_unref((uv_handle_t *)&s->linger);
+        s->open_handles = 4;
         *out = s;
         return 0;
 }
@@ -176,6 +180,7 @@ void server_maybe_stopped(struct crisp_server *s)
         uv_close((uv_handle_t *)&s->flush_before_poll, on_handle_closed);
         uv_close((uv_handle_t *)&s->flush_after_poll, on_handle_closed);
         uv_close((uv_handle_t *)&s->spec_async, on_handle_closed);
+        uv_close((uv_handle_t *)&s->linger, on_handle_closed);
 }
 
 void crisp_server_begin_shutdown(struct crisp_server *s)
@@ -190,11 +195,6 @@ void crisp_server_begin_shutdown(struct crisp_server *s)
         server_maybe_stopped(s);
 }
 
-static void free_timer(uv_handle_t *h)
-{
-        free(h);
-}
-
 static void on_linger_over(uv_timer_t *t)
 {
         struct crisp_server *s = t->data;
@@ -203,7 +203,6 @@ static void on_linger_over(uv_timer_t *t)
                         log_warn("a client did not take crisp's answers; disconnecting it");
                         h2_conn_close(c, "shutdown: the client does not read");
                 }
-        uv_close((uv_handle_t *)t, free_timer);
 }
 
 void crisp_server_cancel_all(struct crisp_server *s)
@@ -219,13 +218,7 @@ void crisp_server_cancel_all(struct crisp_server *s)
                 for (struct relay_stream *st = c->streams; st != NULL; st = st->up_next)
                         if (st->own)
                                 crisp_server_cancel_own(s, st);
-        uv_timer_t *t = malloc(sizeof(*t));
-        if (t != NULL) {
-                uv_timer_init(s->loop, t);
-                t->data = s;
-                uv_timer_start(t, on_linger_over, CANCEL_LINGER_MS, 0);
-                uv_unref((uv_handle_t *)t);
-        }
+        uv_timer_start(&s->linger, on_linger_over, CANCEL_LINGER_MS, 0);
         server_maybe_stopped(s);
 }
 
@@ -283,4 +276,5 @@ void crisp_server_destroy(struct crisp_server *s)
         free_setup(s);
         crisp_block_trim();
         crisp_chunkq_trim();
+        h2_mem_trim();
 }
