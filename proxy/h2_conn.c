@@ -57,34 +57,116 @@ static int grow(void **p, uint32_t *cap, size_t need, size_t elem, size_t first)
         return 0;
 }
 
+/* Names and values that nearly every gRPC call carries: kept as pointers
+ * to these constants rather than copied, and handed to nghttp2 with
+ * NGHTTP2_NV_FLAG_NO_COPY_*, which spares it a copy and (for names) a
+ * lower-casing. Names arrive lower-case (the kubelet's side checks it). */
+static const struct {
+        const char *s;
+        uint8_t len;
+} common[] = {
+#define C(text)                                                                                    \
+        {                                                                                          \
+                text, sizeof(text) - 1                                                             \
+        }
+    C(""),
+    C("0"),
+    C("te"),
+    C("200"),
+    C("POST"),
+    C("http"),
+    C(":path"),
+    C(":method"),
+    C(":scheme"),
+    C(":status"),
+    C("trailers"),
+    C("localhost"),
+    C(":authority"),
+    C("user-agent"),
+    C("grpc-status"),
+    C("content-type"),
+    C("grpc-timeout"),
+    C("grpc-message"),
+    C("grpc-encoding"),
+    C("application/grpc"),
+    C("grpc-accept-encoding"),
+#undef C
+};
+#define COMMON         (sizeof(common) / sizeof(common[0]))
+#define COMMON_MAX_LEN 20
+#define IS_COMMON      0x80000000u
+
+/* The table's entries of each length (first, past last), built once. */
+static uint8_t by_len[COMMON_MAX_LEN + 2];
+
+static void index_common(void)
+{
+        size_t i = 0;
+        for (unsigned len = 0; len <= COMMON_MAX_LEN + 1; len++) {
+                while (i < COMMON && common[i].len < len)
+                        i++;
+                by_len[len] = (uint8_t)i;
+        }
+}
+
+static uint32_t common_index(const uint8_t *p, size_t len)
+{
+        for (uint32_t i = by_len[len]; i < by_len[len + 1]; i++)
+                if (common[i].s[0] == (char)p[0] && memcmp(common[i].s, p, len) == 0)
+                        return IS_COMMON | i;
+        return 0;
+}
+
+/* Stores `p` in the list's buffer, or refers to a common constant. */
+static uint32_t store(struct hdr_list *h, const uint8_t *p, size_t len)
+{
+        if (len == 0)
+                return IS_COMMON; /* common[0] is "" */
+        if (len <= COMMON_MAX_LEN) {
+                uint32_t c = common_index(p, len);
+                if (c != 0)
+                        return c;
+        }
+        uint32_t off = h->used;
+        memcpy(h->buf + off, p, len);
+        h->used += (uint32_t)len;
+        return off;
+}
+
 int hdr_list_add(struct hdr_list *h, const uint8_t *name, size_t namelen, const uint8_t *value,
                  size_t valuelen)
 {
         size_t need = (size_t)h->used + namelen + valuelen;
-        if (need > UINT32_MAX || grow((void **)&h->buf, &h->cap, need, 1, 512) < 0 ||
+        if (need > UINT32_MAX / 2 || grow((void **)&h->buf, &h->cap, need, 1, 512) < 0 ||
             grow((void **)&h->field, &h->nmax, (size_t)h->n + 1, sizeof(*h->field), 16) < 0)
                 return -ENOMEM;
         uint32_t *f = h->field[h->n++];
-        f[0] = h->used;
+        f[0] = store(h, name, namelen);
         f[1] = (uint32_t)namelen;
-        memcpy(h->buf + h->used, name, namelen);
-        h->used += (uint32_t)namelen;
-        f[2] = h->used;
+        f[2] = store(h, value, valuelen);
         f[3] = (uint32_t)valuelen;
-        memcpy(h->buf + h->used, value, valuelen);
-        h->used += (uint32_t)valuelen;
         return 0;
+}
+
+static const uint8_t *at(const struct hdr_list *h, uint32_t ref)
+{
+        return ref & IS_COMMON ? (const uint8_t *)common[ref & ~IS_COMMON].s : h->buf + ref;
 }
 
 void hdr_list_view(const struct hdr_list *h, nghttp2_nv *nv)
 {
         for (uint32_t i = 0; i < h->n; i++) {
                 const uint32_t *f = h->field[i];
-                nv[i] = (nghttp2_nv){.name = h->buf + f[0],
+                uint8_t flags = NGHTTP2_NV_FLAG_NONE;
+                if (f[0] & IS_COMMON)
+                        flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
+                if (f[2] & IS_COMMON)
+                        flags |= NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+                nv[i] = (nghttp2_nv){.name = (uint8_t *)at(h, f[0]),
                                      .namelen = f[1],
-                                     .value = h->buf + f[2],
+                                     .value = (uint8_t *)at(h, f[2]),
                                      .valuelen = f[3],
-                                     .flags = NGHTTP2_NV_FLAG_NONE};
+                                     .flags = flags};
         }
 }
 
@@ -99,12 +181,16 @@ nghttp2_nv *nv_copy(const nghttp2_nv *nv, size_t n)
         uint8_t *p = (uint8_t *)(out + n);
         for (size_t i = 0; i < n; i++) {
                 out[i] = nv[i];
-                out[i].name = p;
-                memcpy(p, nv[i].name, nv[i].namelen);
-                p += nv[i].namelen;
-                out[i].value = p;
-                memcpy(p, nv[i].value, nv[i].valuelen);
-                p += nv[i].valuelen;
+                if (!(nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME)) {
+                        out[i].name = p;
+                        memcpy(p, nv[i].name, nv[i].namelen);
+                        p += nv[i].namelen;
+                }
+                if (!(nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_VALUE)) {
+                        out[i].value = p;
+                        memcpy(p, nv[i].value, nv[i].valuelen);
+                        p += nv[i].valuelen;
+                }
         }
         return out;
 }
@@ -122,9 +208,9 @@ const uint8_t *hdr_list_get(const struct hdr_list *h, const char *name, size_t *
         size_t nlen = strlen(name);
         for (uint32_t i = 0; i < h->n; i++) {
                 const uint32_t *f = h->field[i];
-                if (f[1] == nlen && memcmp(h->buf + f[0], name, nlen) == 0) {
+                if (f[1] == nlen && memcmp(at(h, f[0]), name, nlen) == 0) {
                         *len = f[3];
-                        return h->buf + f[2];
+                        return at(h, f[2]);
                 }
         }
         return NULL;
@@ -141,6 +227,8 @@ void hdr_list_free(struct hdr_list *h)
 
 void h2_conn_init(struct h2_conn *c, struct crisp_server *srv, enum h2_role role)
 {
+        if (by_len[COMMON_MAX_LEN + 1] == 0)
+                index_common();
         memset(c, 0, sizeof(*c));
         c->role = role;
         c->srv = srv;

@@ -33,6 +33,7 @@
 
 #include "base/log.h"
 #include "base/status_code.h"
+#include "h2_mem.h"
 #include "wire/block.h"
 #include "wire/grpc_status.h"
 
@@ -47,7 +48,7 @@ enum {
 
 struct relay_stream *stream_new(struct crisp_server *srv)
 {
-        struct relay_stream *st = calloc(1, sizeof(*st));
+        struct relay_stream *st = h2_mem_calloc(1, sizeof(*st));
         if (st == NULL)
                 return NULL;
         st->srv = srv;
@@ -157,7 +158,7 @@ void stream_maybe_free(struct relay_stream *st)
         first_free(st->first);
         if (st->snap)
                 crisp_policy_release_snapshot(st->snap);
-        free(st);
+        h2_mem_free(st);
         srv->streams--;
         server_maybe_stopped(srv);
 }
@@ -282,17 +283,23 @@ void stream_request_headers(struct relay_stream *st, const struct hdr_list *h, b
                 path = (const uint8_t *)"";
                 len = 0;
         }
-        char full[512];
-        snprintf(full, sizeof(full), "%.*s", (int)len, (const char *)path);
-        snprintf(st->path, sizeof(st->path), "%.*s", (int)sizeof(st->path) - 1, full);
+        /* The method for logs (cut if longer), and whole for the observers. */
+        size_t cut = len < sizeof(st->path) ? len : sizeof(st->path) - 1;
+        memcpy(st->path, path, cut);
+        st->path[cut] = '\0';
         st->counted = true;
         srv->calls++;
         st->snap = crisp_policy_acquire(&srv->policy);
         st->method = st->snap->policy.mode != CRISP_MODE_OFF
                          ? crisp_method_classify((const char *)path, len)
                          : CRISP_METHOD_OTHER;
-        if (srv->observer)
+        if (srv->observer) {
+                char full[512];
+                size_t n = len < sizeof(full) ? len : sizeof(full) - 1;
+                memcpy(full, path, n);
+                full[n] = '\0';
                 st->observed = srv->observer->begin(srv->observer->self, full, &st->wants);
+        }
         if (st->method != CRISP_METHOD_OTHER) {
                 /* Held until the first message has been checked. */
                 st->held_headers = hdr_list_copy(h, &st->nheld);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "h2_mem.h"
 
 /* gRPC's connectivity states, which /metrics reports. */
 enum { STATE_IDLE = 0, STATE_CONNECTING = 1, STATE_READY = 2, STATE_TRANSIENT_FAILURE = 3 };
@@ -175,7 +176,8 @@ static struct h2_conn *connect_new(struct crisp_server *srv)
         if (srv->ups)
                 srv->ups->prev = c;
         srv->ups = c;
-        if (nghttp2_session_client_new2(&c->session, srv->up_callbacks, c, srv->up_option) != 0) {
+        if (nghttp2_session_client_new3(&c->session, srv->up_callbacks, c, srv->up_option,
+                                        h2_mem()) != 0) {
                 h2_conn_close(c, "out of memory");
                 return NULL;
         }
@@ -265,6 +267,12 @@ int upstream_init(struct crisp_server *srv)
         if (nghttp2_option_new(&opt) != 0)
                 return -ENOMEM;
         nghttp2_option_set_no_auto_window_update(opt, 1);
+        /* The runtime's answers are passed on as they come, as the kubelet
+         * would get them without crisp: HTTP messaging checks (field names
+         * and values, pseudo-header rules) are the kubelet's side's job,
+         * where crisp's server session makes them of every request. Framing,
+         * HPACK and flow control are still checked here. */
+        nghttp2_option_set_no_http_messaging(opt, 1);
         /* The runtime may allow few concurrent streams; calls past its limit
          * wait in the session for a free one, as with gRPC. */
         srv->up_option = opt;
