@@ -347,6 +347,8 @@ int main(int argc, char **argv)
         }
         crisp_log_set_level(opts.log_level);
         crisp_log_set_format(opts.log_format);
+        if (opts.threads != 1)
+                log_warn("threads=%d is ignored: crisp's relay runs on one thread", opts.threads);
         signal(SIGPIPE, SIG_IGN);
         raise_fd_limit();
         if (crisp_check_default_profile(&opts.policy, &err) < 0) {
