@@ -265,6 +265,11 @@ int downstream_init(struct crisp_server *srv)
         if (nghttp2_option_new(&opt) != 0)
                 return -ENOMEM;
         /* Windows go back as the bytes are passed on, not as they arrive. */
+        /* Closed streams are forgotten at once. A server session would keep
+         * up to its concurrent-stream limit of them (4096 here, about 1 MiB
+         * per connection) for RFC 7540's priority tree, which gRPC does
+         * not use. */
+        nghttp2_option_set_no_closed_streams(opt, 1);
         nghttp2_option_set_no_auto_window_update(opt, 1);
         srv->down_option = opt;
         return 0;

@@ -266,6 +266,11 @@ int upstream_init(struct crisp_server *srv)
         nghttp2_option *opt;
         if (nghttp2_option_new(&opt) != 0)
                 return -ENOMEM;
+        /* Closed streams are forgotten at once. A server session would keep
+         * up to its concurrent-stream limit of them (4096 here, about 1 MiB
+         * per connection) for RFC 7540's priority tree, which gRPC does
+         * not use. */
+        nghttp2_option_set_no_closed_streams(opt, 1);
         nghttp2_option_set_no_auto_window_update(opt, 1);
         /* The runtime's answers are passed on as they come, as the kubelet
          * would get them without crisp: HTTP messaging checks (field names
