@@ -298,41 +298,50 @@ static void forward_first(struct relay_stream *st, uint8_t *msg, size_t len)
                 return;
         }
 
-        /* The bytes to forward, with their prefix, as one block. */
-        struct crisp_block *b;
+        /* The bytes to forward: the message as the rewriter made it, or as
+         * it came (read with room for its prefix in front); neither copied. */
+        struct crisp_block *prefix = NULL, *body;
         bool changed = r == 0 && res.changed;
         if (changed) {
                 observe_request(st, in, len, res.bytes, res.len);
-                b = crisp_block_new(CRISP_GRPC_PREFIX + res.len);
-                if (b != NULL)
-                        memcpy(b->data + CRISP_GRPC_PREFIX, res.bytes, res.len);
+                free(msg); /* before anything else: a big request is held once */
                 len = res.len;
-                free(msg);
+                body = crisp_block_wrap(res.bytes, res.len);
+                if (body != NULL)
+                        res.bytes = NULL; /* the block owns them now */
+                prefix = crisp_block_new(CRISP_GRPC_PREFIX);
         } else {
                 observe_request(st, in, len, NULL, 0);
-                b = crisp_block_wrap(msg, CRISP_GRPC_PREFIX + len);
-                if (b == NULL)
+                body = crisp_block_wrap(msg, CRISP_GRPC_PREFIX + len);
+                if (body == NULL)
                         free(msg);
+                prefix = body ? crisp_block_ref(body) : NULL;
         }
         if (r == 0) {
                 log_decision(st, &res);
                 crisp_rewrite_result_release(&res);
         }
-        if (b == NULL) {
+        if (body == NULL || prefix == NULL) {
+                crisp_block_unref(body);
+                crisp_block_unref(prefix);
                 stream_answer(st, 8, "crisp: out of memory");
                 return;
         }
-        b->data[0] = 0; /* not compressed */
-        b->data[1] = (uint8_t)(len >> 24);
-        b->data[2] = (uint8_t)(len >> 16);
-        b->data[3] = (uint8_t)(len >> 8);
-        b->data[4] = (uint8_t)len;
+        uint8_t *pre = prefix->data;
+        pre[0] = 0; /* not compressed */
+        pre[1] = (uint8_t)(len >> 24);
+        pre[2] = (uint8_t)(len >> 16);
+        pre[3] = (uint8_t)(len >> 8);
+        pre[4] = (uint8_t)len;
         /* First in the queue, before anything the client sent after it; its
          * window was given back as it was read. */
         struct crisp_chunkq later = st->c2p.q;
         crisp_chunkq_init(&st->c2p.q);
-        int pr = crisp_chunkq_push(&st->c2p.q, b, b->data, CRISP_GRPC_PREFIX + len);
-        crisp_block_unref(b);
+        int pr = crisp_chunkq_push(&st->c2p.q, prefix, pre, CRISP_GRPC_PREFIX);
+        if (pr == 0)
+                pr = crisp_chunkq_push(&st->c2p.q, body, changed ? body->data : pre + 5, len);
+        crisp_block_unref(prefix);
+        crisp_block_unref(body);
         crisp_chunkq_move(&later, later.bytes, &st->c2p.q);
         crisp_chunkq_clear(&later);
         if (pr < 0) {

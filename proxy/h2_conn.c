@@ -28,7 +28,7 @@
 /* A read is given at least this much room; less left in the block: a new one. */
 #define MIN_READ 4096
 /* The block frame headers and control frames are copied into. */
-#define WBLOCK_SIZE (16 * 1024)
+#define WBLOCK_SIZE CRISP_BLOCK_SLAB /* from the same reuse list as reads */
 /* Buffers per writev. */
 #define WRITE_BUFS 64
 
@@ -268,12 +268,21 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
             uv_buf_init((char *)c->rblock->data + c->rused, (unsigned)(c->rblock->cap - c->rused));
 }
 
-static void release_idle_block(struct h2_conn *c)
+/* A connection with no call open holds no buffer: an idle kubelet
+ * connection costs its nghttp2 session and nothing more. */
+static void release_idle_blocks(struct h2_conn *c)
 {
-        if (c->nstreams == 0 && c->rblock != NULL && c->rblock->refs == 1) {
+        if (c->nstreams > 0)
+                return;
+        if (c->rblock != NULL && c->rblock->refs == 1) {
                 crisp_block_unref(c->rblock);
                 c->rblock = NULL;
                 c->rused = 0;
+        }
+        if (c->wblock != NULL && c->wblock->refs == 1 && c->out.bytes == 0) {
+                crisp_block_unref(c->wblock);
+                c->wblock = NULL;
+                c->wused = 0;
         }
 }
 
@@ -336,7 +345,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                 h2_conn_close(c, nghttp2_strerror((int)r));
                 return;
         }
-        release_idle_block(c);
+        release_idle_blocks(c);
         h2_conn_want_flush(c);
 }
 
@@ -469,6 +478,7 @@ void h2_conn_flush(struct h2_conn *c)
         write_more(c);
         if (c->closing || c->writing > 0 || c->out.bytes > 0)
                 return;
+        release_idle_blocks(c);
         if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
                 h2_conn_close(c, "the session is over");
 }
