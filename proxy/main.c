@@ -34,7 +34,6 @@
 #include "record_tap.h"
 #include "record/recorder.h"
 #include "reload.h"
-#include "replay/replay.h"
 #include "report/report_main.h"
 #include "server.h"
 
@@ -315,10 +314,33 @@ static void stop_pod_spec_source(struct control *ctl)
         }
 }
 
+/* `crisp replay ...` is the binary crisp-replay beside this one (or on the
+ * PATH): the same process goes on as it, with the same arguments. */
+static int exec_replay(char **args)
+{
+        char self[4096], path[4096 + 16];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash != NULL) {
+                        *slash = '\0';
+                        snprintf(path, sizeof(path), "%s/crisp-replay", self);
+                        execv(path, args);
+                }
+        }
+        execvp("crisp-replay", args);
+        fprintf(stderr,
+                "crisp: replay needs the binary crisp-replay, beside crisp or on the PATH "
+                "(cmake --install puts it there): %s\n",
+                strerror(errno));
+        return 2;
+}
+
 int main(int argc, char **argv)
 {
         if (argc >= 2 && strcmp(argv[1], "replay") == 0)
-                return crisp_replay_main(argc - 1, argv + 1);
+                return exec_replay(argv + 1);
         if (argc >= 2 && strcmp(argv[1], "check-profile") == 0)
                 return crisp_check_profile_main(argc - 1, argv + 1);
         if (argc >= 2 && strcmp(argv[1], "report") == 0)
