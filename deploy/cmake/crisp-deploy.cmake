@@ -1,9 +1,10 @@
 # Deployment parts of the build, included from the top-level CMakeLists.txt
 # after the crisp target:
 #  - CRISP_STATIC: a crisp for nodes that lack Debian 12's libraries (kind's
-#    kindest/node images). gRPC, absl, OpenSSL, c-ares, re2, zlib, upb,
-#    protobuf-c, json-c, libuv and libnghttp2 are linked from Debian 12's static archives;
-#    only glibc, libstdc++ and libgcc_s stay dynamic.
+#    kindest/node images). protobuf-c, json-c, libyaml, libseccomp, libuv and
+#    libnghttp2 (and for crisp-replay, gRPC and what it needs) are linked from
+#    Debian 12's static archives; only glibc (and for crisp-replay libstdc++
+#    and libgcc_s) stays dynamic. The daemon needs libc alone.
 #  - install(): the systemd unit and the example files next to the binary.
 
 option(CRISP_STATIC "Link every library but glibc, libstdc++ and libgcc_s statically (kind nodes)" OFF)
