@@ -246,6 +246,15 @@ static void log_decision(const struct relay_stream *st, const struct crisp_rewri
                           res->container[0] ? res->container : "-");
 }
 
+/* Logs the rewriter's decision (when it made one: r == 0) and releases it. */
+static void decided(const struct relay_stream *st, struct crisp_rewrite_result *res, int r)
+{
+        if (r != 0)
+                return;
+        log_decision(st, res);
+        crisp_rewrite_result_release(res);
+}
+
 static void observe_request(struct relay_stream *st, const uint8_t *in, size_t in_len,
                             const uint8_t *fwd, size_t fwd_len)
 {
@@ -317,13 +326,10 @@ static void forward_first(struct relay_stream *st, uint8_t *msg, size_t len)
                         free(msg);
                 prefix = body ? crisp_block_ref(body) : NULL;
         }
-        if (r == 0) {
-                log_decision(st, &res);
-                crisp_rewrite_result_release(&res);
-        }
         if (body == NULL || prefix == NULL) {
                 crisp_block_unref(body);
                 crisp_block_unref(prefix);
+                decided(st, &res, r);
                 stream_answer(st, 8, "crisp: out of memory");
                 return;
         }
@@ -345,11 +351,17 @@ static void forward_first(struct relay_stream *st, uint8_t *msg, size_t len)
         crisp_chunkq_move(&later, later.bytes, &st->c2p.q);
         crisp_chunkq_clear(&later);
         if (pr < 0) {
+                decided(st, &res, r);
                 stream_answer(st, 8, "crisp: out of memory");
                 return;
         }
         st->c2p.nocredit += CRISP_GRPC_PREFIX + len;
         stream_open_upstream(st);
+        /* The decision's log line costs a write(2): the request leaves
+         * first, so the runtime is not kept waiting for the log. */
+        if (st->up != NULL)
+                h2_conn_flush(st->up);
+        decided(st, &res, r);
 }
 
 void first_message(struct relay_stream *st, uint8_t *msg, size_t len)
