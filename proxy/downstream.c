@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "frame_guard.h"
 #include "h2_mem.h"
+#include "wire/h2_request.h"
 
 /* A client that has not sent its preface and SETTINGS by then is dropped:
  * an open socket that never speaks must not hold a file descriptor for
@@ -58,25 +59,62 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         return 0;
 }
 
+/* The request's fields as src/wire/h2_request.h takes them. */
+static int check_fields(const struct hdr_list *h, bool request, int64_t *content_length,
+                        const char **why)
+{
+        nghttp2_nv nv[h->n > 0 ? h->n : 1];
+        struct crisp_h2_field f[h->n > 0 ? h->n : 1];
+        hdr_list_view(h, nv);
+        for (uint32_t i = 0; i < h->n; i++)
+                f[i] =
+                    (struct crisp_h2_field){nv[i].name, nv[i].namelen, nv[i].value, nv[i].valuelen};
+        return request ? crisp_h2_check_request(f, h->n, content_length, why)
+                       : crisp_h2_check_trailers(f, h->n, why);
+}
+
+/* The request ends: its body must be as long as its content-length said. */
+static void request_end(struct relay_stream *st)
+{
+        if (st->content_length >= 0 && (uint64_t)st->content_length != st->received) {
+                stream_reset_client(st, NGHTTP2_PROTOCOL_ERROR,
+                                    "a body shorter than its content-length");
+                return;
+        }
+        stream_request_end(st);
+}
+
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
         struct h2_conn *c = conn_of(user_data);
         bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
         struct relay_stream *st;
+        const char *why = NULL;
         switch (frame->hd.type) {
         case NGHTTP2_HEADERS:
                 st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
                 if (st == NULL)
                         break;
-                if (frame->headers.cat == NGHTTP2_HCAT_REQUEST)
-                        stream_request_headers(st, &c->hdrs, end);
-                else if (end) /* trailers: gRPC has none; the request ends */
-                        stream_request_end(st);
+                if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+                        if (check_fields(&c->hdrs, true, &st->content_length, &why) < 0) {
+                                stream_reset_client(st, NGHTTP2_PROTOCOL_ERROR, why);
+                                break;
+                        }
+                        stream_request_headers(st, &c->hdrs, false);
+                        if (end)
+                                request_end(st);
+                } else if (!end || check_fields(&c->hdrs, false, NULL, &why) < 0) {
+                        /* Trailers: regular fields only, and the request's end. */
+                        stream_reset_client(st, NGHTTP2_PROTOCOL_ERROR,
+                                            why ? why : "trailers that do not end the request");
+                } else {
+                        request_end(st);
+                }
                 break;
         case NGHTTP2_DATA:
                 st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
                 if (st != NULL && end)
-                        stream_request_end(st);
+                        request_end(st);
                 break;
         case NGHTTP2_SETTINGS:
                 if (c->handshake != NULL && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
@@ -100,6 +138,13 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         struct relay_stream *st = nghttp2_session_get_stream_user_data(session, stream_id);
         if (st == NULL) {
                 nghttp2_session_consume_stream(session, stream_id, len);
+                return 0;
+        }
+        st->received += len;
+        if (st->content_length >= 0 && st->received > (uint64_t)st->content_length) {
+                nghttp2_session_consume_stream(session, stream_id, len);
+                stream_reset_client(st, NGHTTP2_PROTOCOL_ERROR,
+                                    "a body longer than its content-length");
                 return 0;
         }
         stream_request_data(st, c->rblock, data, len);
@@ -264,13 +309,19 @@ int downstream_init(struct crisp_server *srv)
         nghttp2_option *opt;
         if (nghttp2_option_new(&opt) != 0)
                 return -ENOMEM;
-        /* Windows go back as the bytes are passed on, not as they arrive. */
         /* Closed streams are forgotten at once. A server session would keep
          * up to its concurrent-stream limit of them (4096 here, about 1 MiB
          * per connection) for RFC 7540's priority tree, which gRPC does
          * not use. */
         nghttp2_option_set_no_closed_streams(opt, 1);
+        /* Windows go back as the bytes are passed on, not as they arrive. */
         nghttp2_option_set_no_auto_window_update(opt, 1);
+        /* HTTP messaging is checked by crisp (src/wire/h2_request.h), as
+         * strictly, but for one rule: libnghttp2 refuses an :authority with
+         * a '/', which is what the kubelet's gRPC dialer sends (the runtime
+         * socket's path). Framing, HPACK, flow control and stream states
+         * stay nghttp2's. */
+        nghttp2_option_set_no_http_messaging(opt, 1);
         srv->down_option = opt;
         return 0;
 }

@@ -379,8 +379,10 @@ ssize_t h2_conn_send_cb(nghttp2_session *session, const uint8_t *data, size_t le
 {
         (void)session, (void)flags;
         struct h2_conn *c = user_data;
-        if (c->out.bytes >= RELAY_OUT_MAX)
+        if (c->out.bytes >= RELAY_OUT_MAX) {
+                c->held_back = true;
                 return NGHTTP2_ERR_WOULDBLOCK;
+        }
         if (out_copy(c, data, length) < 0)
                 return NGHTTP2_ERR_CALLBACK_FAILURE;
         return (ssize_t)length;
@@ -396,8 +398,10 @@ int h2_conn_send_data_cb(nghttp2_session *session, nghttp2_frame *frame, const u
             nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
         if (st == NULL || c->closing)
                 return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
-        if (c->out.bytes >= RELAY_OUT_MAX)
+        if (c->out.bytes >= RELAY_OUT_MAX) {
+                c->held_back = true;
                 return NGHTTP2_ERR_WOULDBLOCK;
+        }
         if (out_copy(c, framehd, 9) < 0)
                 return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         stream_flow_sent(st, c->role == H2_UP ? &st->c2p : &st->p2c, length, &c->out);
@@ -462,22 +466,28 @@ void h2_conn_flush(struct h2_conn *c)
                 return;
         if (c->role == H2_UP && c->state == UP_CONNECTING)
                 return; /* flushed once connected */
-        c->busy = true;
-        int r = nghttp2_session_send(c->session);
-        c->busy = false;
-        if (c->closing) {
-                finish_close(c);
-                return;
-        }
-        if (r < 0) {
-                log_warn("%s connection: %s; closing it", c->role == H2_DOWN ? "client" : "runtime",
-                         nghttp2_strerror(r));
-                h2_conn_close(c, nghttp2_strerror(r));
-                return;
-        }
-        write_more(c);
-        if (c->closing || c->writing > 0 || c->out.bytes > 0)
-                return;
+        do {
+                /* held_back: nghttp2 had more than RELAY_OUT_MAX to say. When
+                 * the socket took all of it at once, ask for the rest now:
+                 * no write completion will come to ask for it later. */
+                c->held_back = false;
+                c->busy = true;
+                int r = nghttp2_session_send(c->session);
+                c->busy = false;
+                if (c->closing) {
+                        finish_close(c);
+                        return;
+                }
+                if (r < 0) {
+                        log_warn("%s connection: %s; closing it",
+                                 c->role == H2_DOWN ? "client" : "runtime", nghttp2_strerror(r));
+                        h2_conn_close(c, nghttp2_strerror(r));
+                        return;
+                }
+                write_more(c);
+                if (c->closing || c->writing > 0)
+                        return;
+        } while (c->held_back);
         release_idle_blocks(c);
         if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
                 h2_conn_close(c, "the session is over");

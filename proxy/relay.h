@@ -88,6 +88,7 @@ struct h2_conn {
         size_t wused;
         uv_write_t wreq;
         size_t writing; /* bytes handed to uv_write, 0: no write in flight */
+        bool held_back; /* nghttp2 was told to wait: RELAY_OUT_MAX was queued */
 
         struct h2_conn *dirty_next; /* on the server's flush list */
         bool dirty;
@@ -151,8 +152,10 @@ struct relay_stream {
         bool counted;           /* counted in the server's calls in flight */
         bool pinned;            /* a pod-spec lookup holds it */
 
-        int code;      /* the gRPC status the client got (-1: none yet) */
-        char *details; /* its message (malloc'd), for observers */
+        int64_t content_length; /* the request's content-length field, -1: none */
+        uint64_t received;      /* request DATA bytes so far */
+        int code;               /* the gRPC status the client got (-1: none yet) */
+        char *details;          /* its message (malloc'd), for observers */
         struct crisp_policy_snapshot *snap;
         void *observed;            /* the observer's per-call state */
         unsigned wants;            /* CRISP_OBSERVE_* of this call */
@@ -278,6 +281,9 @@ void stream_up_closed(struct relay_stream *st, uint32_t error_code);
 void stream_up_lost(struct relay_stream *st, const char *why);
 /* The client's connection is gone with the stream on it. */
 void stream_down_lost(struct relay_stream *st);
+/* Resets the client's stream (a request that breaks HTTP/2's rules: it
+ * is not passed on); the runtime's stream, if open, is cancelled. */
+void stream_reset_client(struct relay_stream *st, uint32_t error_code, const char *why);
 /* Answers the client with crisp's own status (never twice); the runtime's
  * stream, if open, is cancelled. */
 void stream_answer(struct relay_stream *st, int code, const char *message);

@@ -55,6 +55,7 @@ struct relay_stream *stream_new(struct crisp_server *srv)
         crisp_chunkq_init(&st->c2p.q);
         crisp_chunkq_init(&st->p2c.q);
         st->code = -1;
+        st->content_length = -1;
         srv->streams++;
         return st;
 }
@@ -269,6 +270,18 @@ void stream_answer(struct relay_stream *st, int code, const char *message)
         }
 stop_runtime:
         /* Nothing more goes to the runtime for this call. */
+        reset_up(st, NGHTTP2_CANCEL);
+}
+
+void stream_reset_client(struct relay_stream *st, uint32_t error_code, const char *why)
+{
+        log_debug("client stream %d reset: %s: %s", st->down_id, nghttp2_http2_strerror(error_code),
+                  why);
+        if (st->answered || st->response_complete)
+                return;
+        st->answered = true; /* nothing more is passed on, either way */
+        set_status(st, code_of_reset(error_code), why, strlen(why));
+        reset_down(st, error_code);
         reset_up(st, NGHTTP2_CANCEL);
 }
 
