@@ -610,7 +610,7 @@ if [ -z "${KUBELET:-}" ] && [ -n "${KUBELET_XZ:-}" ]; then
 	KUBELET=$BUILD/tools/kubelet
 fi
 if [ -n "${KUBELET:-}" ]; then
-	echo "behind a real kubelet ($KUBELET_IDLE_S s idle, direct then through crisp)"
+	echo "behind a real kubelet ($KUBELET_IDLE_S s idle each: direct, behind socat, through crisp)"
 	KUBELET=$(realpath "$KUBELET") "$PY" "$ROOT/bench/kubelet_idle.py" "$CRISP" "$KUBELET_IDLE_S" \
 		>"$WORK/kubelet.out" 2>"$OUT/logs/kubelet.log" || die "kubelet_idle failed (log: $OUT/logs/kubelet.log)"
 	grep '^kind=kubelet' "$WORK/kubelet.out" | tee -a "$RAW"
