@@ -111,7 +111,7 @@ mkdir -p "$OUT/logs" "$WORK/lat"
 RAW=$OUT/raw.txt
 : >"$RAW"
 
-# ---- the peers' configuration (BENCHMARKS.md, "The peers") ---------------------------
+# ---- the peers' configuration (BENCHMARKS.md, "The peers' configuration") -----------
 # nghttpx: one worker process (-n1: one worker thread), no TLS, HTTP/2 with
 # prior knowledge to the runtime; the headers it adds by default turned off;
 # 2048 streams per client connection (default 100) so that 1000 calls fit
