@@ -69,6 +69,7 @@ class Data:
         self.rewrites = defaultdict(list)  # (scen, variant) -> [record]
         self.micro = defaultdict(list)  # scen -> the rewriter alone, one record per round
         self.kubelet = {}  # variant -> record: behind a real kubelet (bench/kubelet_idle.py)
+        self.kubelet_failed = None  # its log, when kubelet_idle.py failed
         self.noisy = 0  # runs repeated because other processes were busy
         self.rounds = set()
         with open(raw) as f:
@@ -78,6 +79,9 @@ class Data:
                     continue
                 if r.get("kind") == "kubelet":
                     self.kubelet[r["variant"]] = r
+                    continue
+                if r.get("kind") == "kubelet-failed":
+                    self.kubelet_failed = r.get("log", "logs/kubelet.log")
                     continue
                 self.rounds.add(r["round"])
                 key = (r["scen"], r["variant"])
@@ -339,6 +343,10 @@ def summary(d, lines):
         add(name, target, f"crisp {c:.0f} ms/min, socat {r:.0f} ms/min: {rx(ratio(c, r))} "
             f"(the kubelet's own: {per_min(kc, 'kubelet_cpu_ms'):.0f} ms/min beside crisp)",
             c <= 1.5 * r, f"by ×{c / r - 1.5:.2f}" if c > 1.5 * r else "")
+    elif d.kubelet_failed:
+        passes = ", ".join(NAME[v] for v in ("direct", "relay", "crisp") if v in d.kubelet)
+        rows.append((name, target, f"bench/kubelet_idle.py failed after the passes "
+                     f"{passes or 'none'} ({d.kubelet_failed})", "**failed**"))
     else:
         absent(name, target, "not measured (no KUBELET or KUBELET_XZ given)")
     # memory
@@ -565,7 +573,7 @@ def cost_table(d, lines):
 
 
 def kubelet_table(d, lines):
-    if not d.kubelet:
+    if not d.kubelet and not d.kubelet_failed:
         return
     lines += ["## Behind a real kubelet", "",
               "bench/kubelet_idle.py: a kubelet in standalone mode with one static pod on a "
@@ -587,6 +595,9 @@ def kubelet_table(d, lines):
                      f"{fmt(100 * c / k, '%') if hop and k else '—'} | {fmt(vs, digits=2)} | "
                      + (f"{n / w:.1f} | {1000 * num(r['crisp_cpu_ms']) / n:.0f} |"
                         if v == "crisp" and n else "— | — |"))
+    if d.kubelet_failed:
+        lines += ["", f"bench/kubelet_idle.py failed before it finished; its log: "
+                  f"`{d.kubelet_failed}`."]
     lines.append("")
 
 
