@@ -330,8 +330,9 @@ def summary(d, lines):
                     lambda x, y: x - y)
         micro = median([num(r.get("p50_us")) for r in d.micro.get("c", [])])
         alone = f"; the rewriter alone {micro:.1f} µs" if micro is not None else ""
-        add(name, target, f"{cost:+.1f} µs (crisp {pc:.1f} µs, --no-default {pn:.1f} µs; "
-            f"paired {pr:+.1f} µs{alone}; {rewritten(d, 'c')})", cost <= 5,
+        pair = f"; paired {pr:+.1f} µs" if pr is not None else ""
+        add(name, target, f"{cost:+.1f} µs (crisp {pc:.1f} µs, --no-default {pn:.1f} µs"
+            f"{pair}{alone}; {rewritten(d, 'c')})", cost <= 5,
             f"by {cost - 5:.1f} µs" if cost > 5 else "")
     else:
         absent(name, target)
