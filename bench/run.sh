@@ -20,7 +20,7 @@ usage() {
 usage: bench/run.sh [--rounds N] [--quick] [--scenarios "a b16 ..."] [--crisp PATH]
                     [--crisp-args "..."] [--no-go] [--no-peers] [--baseline PATH] [--out DIR]
   --rounds N        rounds of every scenario (default 5; --quick: 1)
-  --quick           short runs, one round: a smoke test in about 5 minutes
+  --quick           short runs, one round: a smoke test in 5-6 minutes
   --scenarios LIST  subset of: a b16 b64 c d e0 e1 f g (default: all)
   --crisp PATH      benchmark this crisp binary instead of building ./build/crisp
                     (A/B comparisons of a candidate against a baseline)
