@@ -4,7 +4,7 @@ The set-up follows ../shared/design/real-clients.md and docs/critest.md:
 - a private containerd (tests/e2e/containerd.py) with CNI from Debian's
   containernetworking-plugins (bridge + portmap, a conf dir of its own) and
   `registry.config_path` pointing at a certs.d/ folder that maps every
-  registry critest names to a local docker-registry (registry.py);
+  registry critest names to a local docker-registry (tests/lib/registry.py);
 - the stand-in images (standin_images.py) pushed there;
 - a check that the mapping works before critest runs: a mapping containerd
   ignores would silently fall back to the real registry (a DNS lookup off
@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 
 import containerd
 import registry
@@ -70,23 +69,6 @@ def missing_prerequisites():
 
 
 # -- containerd with CNI and the registry mapping ------------------------------------------
-def hosts_toml(address):
-    return ('server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n'
-            % (address, address))
-
-
-def check_hosts_toml(path, address):
-    """containerd 1.6 ignores a hosts.toml without a [host."..."] table and
-    pulls from the real registry instead: refuse such a file here."""
-    with open(path, "rb") as f:
-        doc = tomllib.load(f)
-    host = doc.get("host", {}).get("http://" + address)
-    if doc.get("server") != "http://" + address or not host or \
-            "pull" not in host.get("capabilities", []):
-        raise RuntimeError("%s does not map to http://%s with a [host] table: %r"
-                           % (path, address, doc))
-
-
 def cni_conflist(tmp):
     return json.dumps({
         "cniVersion": "1.0.0", "name": "crisp-critest",
@@ -113,12 +95,7 @@ def configure(address):
         if address is None:
             return edits
         certs = os.path.join(tmp, "certs.d")
-        for host in MAPPED_HOSTS:
-            os.makedirs(os.path.join(certs, host))
-            path = os.path.join(certs, host, "hosts.toml")
-            with open(path, "w") as f:
-                f.write(hosts_toml(address))
-            check_hosts_toml(path, address)
+        registry.map_hosts(certs, MAPPED_HOSTS, address)
         edits[(cri + ".registry", "config_path")] = certs
         return edits
     return hook
