@@ -195,10 +195,15 @@ class Kubelet:
             return "(no log)"
 
     def add(self, manifest):
-        path = os.path.join(self.manifests, manifest["metadata"]["name"] + ".json")
-        with open(path + ".tmp", "w") as f:
+        name = manifest["metadata"]["name"] + ".json"
+        # Written under a hidden name first (the kubelet's file source skips
+        # dot-files) and renamed: the kubelet never sees half a file, nor the
+        # temporary one as a pod of the same name (which it would start, then
+        # kill when the file is renamed).
+        tmp = os.path.join(self.manifests, "." + name + ".tmp")
+        with open(tmp, "w") as f:
             json.dump(manifest, f)
-        os.rename(path + ".tmp", path)  # the kubelet never sees half a file
+        os.rename(tmp, os.path.join(self.manifests, name))
 
     def remove(self, name):
         os.unlink(os.path.join(self.manifests, name + ".json"))

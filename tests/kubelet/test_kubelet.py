@@ -60,6 +60,7 @@ class KubeletThroughCrisp(unittest.TestCase):
             "kubelet", ("KUBELET",), "KUBELET, or KUBELET_XZ with hack/kubelet-e2e.sh",
             "docs/kubelet-e2e.md")["KUBELET"]
         containerd.check_prerequisites()
+        cls.addClassCleanup(critestlib.host_lock())
         cls.out = os.path.join(os.environ.get("CRISP_CLIENTS_OUT") or
                                os.path.join(os.getcwd(), "build", "clients-out"), "kubelet")
         os.makedirs(cls.out, exist_ok=True)
