@@ -10,13 +10,18 @@ normalises ids, times, tokens, pids and usage numbers):
 - Version, Status (verbose); images: list, status (verbose), fs info, a
   pull from a local registry (with a sandbox config), a pull that fails,
   remove;
-- RunPodSandbox with labels, annotations, a log folder and a cgroup
-  parent; PodSandboxStatus (verbose); ListPodSandbox by id, state, label;
-- an init container that runs to completion, then the main container;
-- ExecSync: stdout, stderr and exit code, the seccomp probe, a timeout;
+- RunPodSandbox with labels, annotations, a log folder, a cgroup parent
+  and a sysctl; PodSandboxStatus (verbose); ListPodSandbox by id, state,
+  label;
+- an init container that runs to completion, then the main container,
+  with a read-only volume and a security context whose other fields sit
+  beside the seccomp one crisp rewrites (run as user, read-only root,
+  no_new_privs, dropped capabilities, masked and read-only paths);
+- ExecSync: stdout, stderr and exit code, the seccomp probe, the identity,
+  sysctl, volume and read-only root seen inside, a timeout;
 - Exec, Attach and PortForward: the URLs the runtime returns, each used
-  (a WebSocket exec with its exit code, attach with stdin, a port-forward
-  to a TCP echo server on the host network);
+  (a WebSocket exec with its exit code, one with a tty and stdin, attach
+  with stdin, a port-forward to a TCP echo server on the host network);
 - ContainerStatus (verbose: the OCI spec), ListContainers by pod, state,
   id and label; ContainerStats, ListContainerStats by pod and label,
   ListPodSandboxStats;
@@ -25,8 +30,8 @@ normalises ids, times, tokens, pids and usage numbers):
   container (an error);
 - a restarted container: the same name with attempt 1, as the kubelet
   creates it after the first exits;
-- Stop and Remove of each, twice (idempotent), and the NOT_FOUND answers
-  after.
+- RemoveContainer of a created and of a running container; Stop and
+  Remove of each, twice (idempotent), and the NOT_FOUND answers after.
 
 Each run checks its own answers (codes, outputs, states), so equal
 transcripts of a broken set-up fail. Then: through `--no-default` the
