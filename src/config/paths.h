@@ -5,12 +5,12 @@
  * only under the unit). So at start (proxy/main.c), before the server
  * starts, crisp goes over every folder it will write to:
  *
- *   setting          folder                  created   checks
- *   listen           the socket's folder     0750      writable
- *   metrics.listen   (a unix path) its folder 0750     writable
- *   record.path      the file's folder       0750      writable
- *   complainDir      (complain mode only)    0755      writable; the runtime
- *                                                      can reach the twins
+ *   setting          folder                    created   checks
+ *   listen           the socket's folder       0750      writable
+ *   metrics.listen   a unix path's folder      0750      writable
+ *   record.path      the file's folder         0750      writable
+ *   complainDir      itself (complain mode)    0755      writable; the runtime
+ *                                                        can reach the twins
  *
  * Missing parents are created 0755; every mode is set exactly, whatever the
  * umask (the unit's UMask=0077). Folders are owned by the user crisp runs
@@ -30,8 +30,9 @@
  * A folder that cannot be created, is not a folder, cannot be written or
  * (complainDir) cannot be reached fails the whole call with one error
  * naming the setting and the folder; the folders this call created are
- * removed again, and nothing is logged but the error the caller logs. On
- * success each created folder is logged once.
+ * removed again, and nothing is logged but the error the caller logs (and
+ * an opened-up complainDir, which stays so). On success each created
+ * folder is logged once.
  *
  * At a reload (proxy/reload.c) only complainDir is prepared, when the new
  * config is in complain mode: listen, metrics.listen and record keep their
