@@ -264,7 +264,9 @@ static void raise_fd_limit(void)
 }
 
 /* issue 8: the pod cache, its watch and the static pods, when crisp has a
- * kubeconfig. Nothing here waits for the API server. */
+ * kubeconfig; the static pods alone when it has only --pod-manifest-path (a
+ * standalone kubelet, or a node whose kubelet has no kubeconfig yet).
+ * Nothing here waits for the API server. */
 static int start_pod_spec_source(struct crisp_options *opts, struct control *ctl, crisp_error **err)
 {
         if (opts->node_name[0] == '\0') {
@@ -290,7 +292,9 @@ static int start_pod_spec_source(struct crisp_options *opts, struct control *ctl
                 return r;
         struct crisp_pod_watch_options wo = {.kubeconfig = opts->kubeconfig,
                                              .node_name = opts->node_name};
-        r = crisp_pod_watch_start(&wo, crisp_spec_resolver_cache(ctl->resolver), &ctl->watch, err);
+        if (opts->kubeconfig[0] != '\0')
+                r = crisp_pod_watch_start(&wo, crisp_spec_resolver_cache(ctl->resolver),
+                                          &ctl->watch, err);
         if (r < 0) {
                 crisp_spec_resolver_free(ctl->resolver);
                 ctl->resolver = NULL;
@@ -298,7 +302,7 @@ static int start_pod_spec_source(struct crisp_options *opts, struct control *ctl
         }
         crisp_metrics_podspec_static_pods(crisp_spec_resolver_static_count(ctl->resolver));
         log_info("pod-spec: on kubeconfig=%s node=%s static-pods=%s (%zu) wait=%ldms",
-                 opts->kubeconfig, opts->node_name,
+                 opts->kubeconfig[0] ? opts->kubeconfig : "-", opts->node_name,
                  opts->static_pod_path[0] ? opts->static_pod_path : "-",
                  crisp_spec_resolver_static_count(ctl->resolver), opts->pod_spec_wait_ms);
         return 0;
@@ -423,7 +427,8 @@ int main(int argc, char **argv)
         if (ctl.recorder || opts.config_path[0] != '\0')
                 uv_signal_start(&ctl.sighup, on_sighup, SIGHUP);
 
-        if (opts.kubeconfig[0] != '\0' && start_pod_spec_source(&opts, &ctl, &err) < 0) {
+        if ((opts.kubeconfig[0] != '\0' || opts.static_pod_path_given) &&
+            start_pod_spec_source(&opts, &ctl, &err) < 0) {
                 log_error("cannot start: %s", err->msg);
                 uv_walk(&ctl.loop, close_handle, NULL);
                 uv_run(&ctl.loop, UV_RUN_DEFAULT);

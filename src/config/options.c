@@ -307,6 +307,7 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                         snprintf(opts->node_name, sizeof(opts->node_name), "%s", optarg);
                         break;
                 case OPT_POD_MANIFEST_PATH:
+                        opts->static_pod_path_given = optarg[0] != '\0';
                         if (optarg[0] == '\0') {
                                 opts->static_pod_path[0] = '\0';
                                 break;
