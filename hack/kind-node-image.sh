@@ -25,6 +25,7 @@
 # usage: hack/kind-node-image.sh --k8s-bin DIR --kind-src DIR [--cache DIR]
 #                                [--mirror URL] [--env-file FILE]
 #        hack/kind-node-image.sh --pod-only [--cache DIR] [--mirror URL] [--env-file FILE]
+#        (either form also takes --base-image)
 #
 #   --k8s-bin   a folder with kubeadm, kubelet, kubectl, kube-apiserver,
 #               kube-controller-manager and kube-scheduler, all of one
@@ -36,7 +37,11 @@
 #               (default ~/.cache/crisp-kind)
 #   --mirror    the Debian mirror for debootstrap (default: the one apt uses)
 #   --env-file  also write KIND_NODE_IMAGE=, KIND_POD_ARCHIVE= and
-#               KIND_POD_IMAGE= lines to FILE
+#               KIND_POD_IMAGE= lines to FILE (and KIND_BASE_IMAGE=)
+#   --base-image  also load the debootstrap tree itself into docker as
+#               crisp.local/debian:bookworm-<hash>: a local base for images
+#               such as the DaemonSet installer (deploy/daemonset/Dockerfile,
+#               --build-arg BASE=...)
 #
 # Needs root (debootstrap, chroot), debootstrap, docker (or podman with
 # KIND_EXPERIMENTAL_PROVIDER=podman), python3, cc (the static pause) and
@@ -53,6 +58,8 @@ CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/crisp-kind
 MIRROR=""
 ENV_FILE=""
 POD_ONLY=0
+BASE_IMAGE_WANTED=0
+BASE_IMAGE=""
 SUITE=bookworm
 # The node's packages (kind's node has the same tools; containerd, runc and
 # the CNI plugins are Debian's) and busybox-static for the pod image.
@@ -75,6 +82,7 @@ while [ $# -gt 0 ]; do
 	--mirror) MIRROR=${2:?--mirror needs a value} && shift ;;
 	--env-file) ENV_FILE=${2:?--env-file needs a value} && shift ;;
 	--pod-only) POD_ONLY=1 ;;
+	--base-image) BASE_IMAGE_WANTED=1 ;;
 	-h | --help) usage ;;
 	*)
 		echo "kind-node-image: unknown argument: $1" >&2
@@ -146,6 +154,20 @@ else
 fi
 ROOTFS=$STAGE1/rootfs
 
+if [ $BASE_IMAGE_WANTED -eq 1 ]; then
+	BASE_IMAGE=crisp.local/debian:$SUITE-$key1
+	if "$ENGINE" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+		say "1b. base image $BASE_IMAGE: cached (in $ENGINE)"
+	else
+		say "1b. base image $BASE_IMAGE (the debootstrap tree)"
+		work=$(mktemp -d "$CACHE/base.XXXXXX")
+		python3 "$HERE/image-archive.py" --layer-dir "$ROOTFS" --tag "$BASE_IMAGE" \
+			--cmd '["bash"]' -o "$work/base.tar"
+		"$ENGINE" load -i "$work/base.tar"
+		rm -rf "$work"
+	fi
+fi
+
 # ---- 2. the pod image ------------------------------------------------------------
 busybox_version=$(dpkg-query --admindir="$ROOTFS/var/lib/dpkg" -W -f='${Version}' busybox-static)
 busybox_version=${busybox_version#1:}
@@ -178,6 +200,7 @@ write_env() {
 		[ $POD_ONLY -eq 1 ] || echo "KIND_NODE_IMAGE=$NODE_IMAGE"
 		echo "KIND_POD_ARCHIVE=$POD_ARCHIVE"
 		echo "KIND_POD_IMAGE=$POD_IMAGE"
+		[ -z "$BASE_IMAGE" ] || echo "KIND_BASE_IMAGE=$BASE_IMAGE"
 	} >"$ENV_FILE"
 }
 if [ $POD_ONLY -eq 1 ]; then
