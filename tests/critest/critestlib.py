@@ -4,7 +4,7 @@ The set-up follows ../shared/design/real-clients.md and docs/critest.md:
 - a private containerd (tests/e2e/containerd.py) with CNI from Debian's
   containernetworking-plugins (bridge + portmap, a conf dir of its own) and
   `registry.config_path` pointing at a certs.d/ folder that maps every
-  registry critest names to a local docker-registry (registry.py);
+  registry critest names to a local docker-registry (tests/lib/registry.py);
 - the stand-in images (standin_images.py) pushed there;
 - a check that the mapping works before critest runs: a mapping containerd
   ignores would silently fall back to the real registry (a DNS lookup off
@@ -22,12 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
-import unittest
 
 import containerd
 import registry
 import standin_images
+import supplied
 
 CNI_BIN_DIR = "/usr/lib/cni"
 CNI_PLUGINS = ("bridge", "portmap", "host-local", "loopback")
@@ -47,30 +46,12 @@ OFFLINE_FAILURES = {"[k8s.io] Image Manager public image with digest should be p
                     "removed [Conformance]"}
 
 
-def in_ci():
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def need_tools(*names):
-    """Paths of the tools named by environment variables (CRITEST, CRICTL,
-    KUBELET). Missing: skip with a clear message, or fail in CI."""
-    paths, missing = {}, []
-    for name in names:
-        path = os.environ.get(name, "")
-        if not path:
-            missing.append("%s is not set" % name)
-        elif not os.access(path, os.X_OK):
-            missing.append("%s=%s is not an executable file" % (name, path))
-        else:
-            paths[name] = path
-    if missing:
-        why = "; ".join(missing)
-        if in_ci():
-            raise RuntimeError("CI=true and a real client is missing: %s" % why)
-        # tests/CMakeLists.txt turns this line into a ctest "skipped".
-        print("SKIPPED: %s (see docs/critest.md, docs/kubelet-e2e.md)" % why, flush=True)
-        raise unittest.SkipTest(why)
-    return paths
+    """Paths of the tools named by environment variables; the older form of
+    supplied.binaries(), kept for tests written against it: none given, the
+    test skips with one line (in CI too); some given, they must work."""
+    return supplied.binaries("/".join(n.lower() for n in names), names,
+                             " and ".join(names), "docs/supplied-binaries.md")
 
 
 def missing_prerequisites():
@@ -88,23 +69,6 @@ def missing_prerequisites():
 
 
 # -- containerd with CNI and the registry mapping ------------------------------------------
-def hosts_toml(address):
-    return ('server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n'
-            % (address, address))
-
-
-def check_hosts_toml(path, address):
-    """containerd 1.6 ignores a hosts.toml without a [host."..."] table and
-    pulls from the real registry instead: refuse such a file here."""
-    with open(path, "rb") as f:
-        doc = tomllib.load(f)
-    host = doc.get("host", {}).get("http://" + address)
-    if doc.get("server") != "http://" + address or not host or \
-            "pull" not in host.get("capabilities", []):
-        raise RuntimeError("%s does not map to http://%s with a [host] table: %r"
-                           % (path, address, doc))
-
-
 def cni_conflist(tmp):
     return json.dumps({
         "cniVersion": "1.0.0", "name": "crisp-critest",
@@ -131,12 +95,7 @@ def configure(address):
         if address is None:
             return edits
         certs = os.path.join(tmp, "certs.d")
-        for host in MAPPED_HOSTS:
-            os.makedirs(os.path.join(certs, host))
-            path = os.path.join(certs, host, "hosts.toml")
-            with open(path, "w") as f:
-                f.write(hosts_toml(address))
-            check_hosts_toml(path, address)
+        registry.map_hosts(certs, MAPPED_HOSTS, address)
         edits[(cri + ".registry", "config_path")] = certs
         return edits
     return hook

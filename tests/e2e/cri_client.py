@@ -29,10 +29,13 @@ _IMAGE = "/runtime.v1.ImageService/"
 _METHODS = {
     name: (prefix + name, getattr(pb, name + "Request"), getattr(pb, name + "Response"))
     for prefix, names in (
-        (_RUNTIME, ("Version", "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox",
-                    "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
-                    "RemoveContainer", "ExecSync", "ContainerStatus")),
-        (_IMAGE, ("ImageStatus",)),
+        (_RUNTIME, ("Version", "Status", "RunPodSandbox", "StopPodSandbox",
+                    "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox", "PortForward",
+                    "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
+                    "ContainerStatus", "ListContainers", "UpdateContainerResources",
+                    "ReopenContainerLog", "ExecSync", "Exec", "Attach", "ContainerStats",
+                    "ListContainerStats", "ListPodSandboxStats")),
+        (_IMAGE, ("ListImages", "ImageStatus", "PullImage", "RemoveImage", "ImageFsInfo")),
     )
     for name in names
 }
