@@ -219,7 +219,8 @@ done
 key2=$(
 	{
 		echo "$key1"
-		sha "$REPO/hack/kind-node-image.sh" "$HERE"/* "$REPO/tests/e2e/pause.c"
+		sha "$REPO/hack/kind-node-image.sh" "$REPO/tests/e2e/pause.c"
+		find "$HERE" -maxdepth 1 -type f -print0 | sort -z | xargs -0 sha256sum
 		for b in "${K8S_TOOLS[@]}" "${K8S_IMAGES[@]}"; do sha "$K8S_BIN/$b"; done
 		(cd "$KIND_FILES" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
 	} | sha | cut -c1-12

@@ -25,7 +25,9 @@ if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist >/dev/null 2>&1; then
 	addr=$(ip -4 -o addr show scope global | awk '{split($4, a, "/"); print a[1]; exit}')
 	byte=${addr##*.}
 	mkdir -p /etc/cni/net.d
-	cat >"$conf.tmp" <<EOF
+	# written beside the folder, then moved in: containerd watches the folder
+	tmp=/etc/cni/.10-crisp-bridge.conflist.tmp
+	cat >"$tmp" <<EOF
 {
   "cniVersion": "0.4.0",
   "name": "crisp-kind",
@@ -46,6 +48,6 @@ if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist >/dev/null 2>&1; then
   ]
 }
 EOF
-	mv "$conf.tmp" "$conf"
+	mv "$tmp" "$conf"
 	echo "wrote $conf (10.244.$byte.0/24)"
 fi
