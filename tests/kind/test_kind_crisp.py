@@ -85,10 +85,16 @@ class CrispInKind(kl.KindTestCase):
                         return True
                 return False
             kl.wait_until(restarted, "container once to be restarted", timeout=240)
-        for container, previous in (("init", False), ("app", False), ("once", False),
-                                    ("once", True)):
+
+        def logged(container, previous=False):
             args = ["logs", "lifecycle", "-c", container] + (["--previous"] if previous else [])
-            out = self.cluster.kubectl(*args).stdout
+            result = self.cluster.kubectl(*args, check=False)
+            return result.stdout if "Seccomp:" in result.stdout else None
+        # The restarted container may not have printed yet: wait for its line.
+        for container, previous in (("init", False), ("app", False), ("once", True),
+                                    ("once", False)):
+            out = kl.wait_until(lambda: logged(container, previous), "the log of %s%s"
+                                % (container, " (previous)" if previous else ""), timeout=120)
             self.assertRegex(out, r"Seccomp:\s+2", "%s%s" % (container,
                                                              " (previous)" if previous else ""))
         journal = self.cluster.journal(self.worker)
