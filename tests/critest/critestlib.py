@@ -14,6 +14,7 @@ report. Host leftovers are cleaned by our own paths and ids: the SysV shm
 segments the HostIpc specs create, our pods, our CNI bridge.
 """
 
+import fcntl
 import json
 import os
 import shlex
@@ -35,6 +36,7 @@ SUBNET = "10.231.0.0/16"
 MAPPED_HOSTS = ("registry.k8s.io", "gcr.io", "k8s.gcr.io", "docker.io", "localhost:5000")
 CHECK_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
 RUN_TIMEOUT_S = 1200
+HOST_LOCK = "/run/lock/crisp-real-clients.lock"
 
 # The one spec that must differ through crisp: it expects an empty profile to
 # mean unconfined, which is exactly what crisp changes.
@@ -147,6 +149,23 @@ def shm_ids():
 def remove_shm(ids):
     for shmid in sorted(ids):
         subprocess.run(["ipcrm", "-m", str(shmid)], capture_output=True)
+
+
+def host_lock():
+    """Held (by the test class) while a real-client test runs. critest and
+    the kubelet test use fixed names on the host: the CNI bridge and its
+    subnet, and /var/log/pods/crisp-kubelet-e2e_* with static pods whose
+    uids depend only on their manifests. Two runs on one machine would
+    remove each other's bridge and logs and read each other's files: the
+    second waits here for the first instead. Returns the release."""
+    fd = os.open(HOST_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("waiting for another real-client test on this machine (%s)" % HOST_LOCK,
+              file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return lambda: os.close(fd)
 
 
 def remove_bridge():

@@ -79,7 +79,8 @@ POLL_S = 0.1
 PULL_HOST = "crisp-pull.test"
 PULL_IMAGE = PULL_HOST + "/lifecycle/pulled:v1"
 MISSING_IMAGE = PULL_HOST + "/lifecycle/pulled:missing"
-CGROUP_PARENT = "/crisp-lifecycle-e2e"
+# Of this process: two test runs on one machine must not share it.
+CGROUP_PARENT = "/crisp-lifecycle-e2e-%d" % os.getpid()
 # A namespaced sysctl (the pod has its own IPC namespace) and a volume.
 SYSCTL = ("kernel.shm_rmid_forced", "1")
 VOLUME_TEXT = "a host folder, mounted read-only\n"
