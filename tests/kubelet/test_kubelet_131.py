@@ -89,6 +89,8 @@ class ModernKubelet(unittest.TestCase):
                                % (cls.kubelet_bin, version))
         cls.version = version
         containerd.check_prerequisites()
+        # test_kubelet's host paths too: one real-client test at a time.
+        cls.addClassCleanup(critestlib.host_lock())
         cls.out = os.path.join(os.environ.get("CRISP_CLIENTS_OUT") or
                                os.path.join(os.getcwd(), "build", "clients-out"), "kubelet-1.31")
         os.makedirs(cls.out, exist_ok=True)
