@@ -51,6 +51,20 @@ def simple_pod(name="nothing", seccomp=None, container_seccomp=None):
                                       seccomp=container_seccomp)], seccomp=seccomp)
 
 
+def runtime_config_code(socket):
+    """The status code the runtime itself gives RuntimeConfig."""
+    import grpc
+    with grpc.insecure_channel("unix://" + socket) as channel:
+        call = channel.unary_unary("/runtime.v1.RuntimeService/RuntimeConfig",
+                                   request_serializer=lambda b: b,
+                                   response_deserializer=lambda b: b)
+        try:
+            call(b"", timeout=30)
+            return "OK"
+        except grpc.RpcError as err:
+            return err.code().name
+
+
 class SharedManifestsKubelet(kl.Kubelet):
     """A kubelet whose static pod folder is given (crisp reads the same one
     with --pod-manifest-path), instead of one in its own temporary folder."""
@@ -192,6 +206,14 @@ class ModernKubelet(unittest.TestCase):
             samples = scrape(metrics)
             failed = {labels: v for (name, labels), v in samples.items()
                       if name == "crisp_calls_total" and dict(labels).get("code") != "OK" and v}
+            # A kubelet >= 1.28 asks for RuntimeConfig (its cgroup driver)
+            # once per start; containerd 1.6 predates the method and answers
+            # UNIMPLEMENTED, to crisp as to anyone: the kubelet then uses its
+            # own cgroupDriver. That answer is the runtime's, not a failure.
+            unimplemented = frozenset({("method", "RuntimeConfig"), ("code", "UNIMPLEMENTED")})
+            if unimplemented in failed:
+                self.assertEqual(runtime_config_code(self.ctrd.socket), "UNIMPLEMENTED")
+                del failed[unimplemented]
             self.assertEqual(failed, {}, "failed calls through crisp")
             self.assertEqual(metric(samples, "crisp_decode_failures_total"), 0)
             with open(os.path.join(self.out, "kubelet-limitation.log"), "w") as f:
