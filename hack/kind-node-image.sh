@@ -61,11 +61,12 @@ POD_ONLY=0
 BASE_IMAGE_WANTED=0
 BASE_IMAGE=""
 SUITE=bookworm
-# The node's packages (kind's node has the same tools; containerd, runc and
+# The node's packages (kind's node has the same tools, jq included: its
+# OCI hook mount-product-files.sh needs it; containerd, runc and
 # the CNI plugins are Debian's) and busybox-static for the pod image.
 PACKAGES=(systemd systemd-sysv dbus containerd runc containernetworking-plugins
 	iptables iproute2 ethtool conntrack socat kmod mount util-linux procps
-	ca-certificates curl libseccomp2 busybox-static)
+	ca-certificates curl jq libseccomp2 busybox-static)
 K8S_TOOLS=(kubeadm kubelet kubectl)
 K8S_IMAGES=(kube-apiserver kube-controller-manager kube-scheduler)
 
@@ -334,9 +335,11 @@ mkdir -p "$d"
 cc -static -O2 -Wall -Werror -o "$d/pause" "$REPO/tests/e2e/pause.c"
 image "$d" "$PAUSE_REF" --entrypoint '["/pause"]'
 
-# The node's own set-up unit (images into containerd, CNI config), and the
-# units kind's Dockerfile enables.
+# The node's own set-up (images into containerd after it starts, the CNI
+# config before), and the units kind's Dockerfile enables.
 install -m 0644 "$HERE/crisp-kind-node.service" "$R/etc/systemd/system/crisp-kind-node.service"
+install -D -m 0644 "$HERE/10-crisp-kind-cni.conf" \
+	"$R/etc/systemd/system/containerd.service.d/10-crisp-kind-cni.conf"
 install -m 0755 "$HERE/crisp-kind-node.sh" "$R/kind/bin/crisp-kind-node.sh"
 systemctl --root="$R" enable kubelet.service containerd.service undo-mount-hacks.service \
 	crisp-kind-node.service

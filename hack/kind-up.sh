@@ -343,6 +343,11 @@ for node in $nodes; do
 		fi
 	fi
 done
+# kind create --wait only warns when a node is not Ready in time.
+if ! run kubectl --context "$CONTEXT" wait --for=condition=Ready nodes --all --timeout=180s; then
+	run kubectl --context "$CONTEXT" get nodes -o wide || true
+	fail "not every node is Ready (kubectl describe nodes)"
+fi
 run kubectl --context "$CONTEXT" get nodes -o wide
 
 # ---- 5. the pod image --------------------------------------------------------
