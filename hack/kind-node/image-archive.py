@@ -86,7 +86,8 @@ def main():
             layer = os.path.join(tmp, "layer.tar")
             make_layer(args.layer_dir, layer)
         diff_id = sha256_file(layer)
-        config = {"Env": args.env or ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}
+        default_path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        config = {"Env": args.env or [default_path]}
         if args.entrypoint is not None:
             config["Entrypoint"] = args.entrypoint
         if args.cmd is not None:

@@ -152,7 +152,7 @@ class CrispInKind(kl.KindTestCase):
             kl.log("%s: %d calls through crisp, %d CreateContainer" % (node, calls, created))
             self.assertGreater(calls, 100, node)
             self.assertGreater(created, 0, node)
-            self.assertEqual(kl.failed_calls(samples, self.cluster.allowed_failures(node)), {},
+            self.assertEqual(self.cluster.unexplained_failures(node, samples), {},
                              "failed calls through crisp on %s" % node)
             self.assertEqual(kl.metric(samples, "crisp_decode_failures_total"), 0, node)
 

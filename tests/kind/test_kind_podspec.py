@@ -95,7 +95,7 @@ class PodSpecInKind(kl.KindTestCase):
         for node in (self.control_plane, self.worker):
             samples = self.cluster.metrics(node)
             spec_lookups += kl.metric(samples, "crisp_podspec_lookups_total", result="spec")
-            self.assertEqual(kl.failed_calls(samples, self.cluster.allowed_failures(node)), {},
+            self.assertEqual(self.cluster.unexplained_failures(node, samples), {},
                              "failed calls through crisp on %s" % node)
             self.assertEqual(kl.metric(samples, "crisp_decode_failures_total"), 0, node)
         self.assertGreaterEqual(spec_lookups, 2)
