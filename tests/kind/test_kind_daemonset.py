@@ -191,6 +191,13 @@ class DaemonSetRollout(kl.KindTestCase):
         self.assertEqual(self.kubelet_endpoint(self.worker), CRISP)
         self.assertEqual(self.crisp_state(self.worker), "active")
         self.assertEqual(self.files(self.worker), set(FILES))
+        # The node's own KUBELET_EXTRA_ARGS (kind's /etc/default/kubelet) are
+        # kept, before crisp's endpoint.
+        own = self.cluster.exec(self.worker, "sh", "-c", ". /etc/default/kubelet && "
+                                "echo $KUBELET_EXTRA_ARGS").stdout.split()
+        env = self.cluster.exec(self.worker, "cat", "/etc/crisp/kubelet.env").stdout
+        args = env.split("KUBELET_EXTRA_ARGS=", 1)[1].strip().strip('"').split()
+        self.assertEqual(args, own + ["--container-runtime-endpoint=" + CRISP], env)
         self.assertEqual(self.keeper(), before, "the running pod survived the switch")
         with self.timings("a new pod on the labelled node"):
             self.assertEqual(self.new_pod_seccomp("through-crisp", self.worker), 2)
