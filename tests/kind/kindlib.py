@@ -369,8 +369,12 @@ class KindTestCase(unittest.TestCase):
         if os.geteuid() != 0:
             raise RuntimeError("the kind tests need root (docker)")
         cls.out = out_dir(cls.name)
-        for f in os.listdir(cls.out):
-            os.unlink(os.path.join(cls.out, f))
+        for f in os.listdir(cls.out):  # the last run's files
+            path = os.path.join(cls.out, f)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
         cls.timings = Timings(cls.out)
         cls.kubeconfig = os.path.join(cls.out, "kubeconfig")
         cls.env, bindir = cls.inputs.env(cls.kubeconfig)
