@@ -29,6 +29,9 @@ packages=(
 	# local registry for critest's images, CNI for its pods, and xz for the
 	# tool tarballs in ../shared/tools
 	docker-registry containernetworking-plugins iptables iproute2 util-linux procps xz-utils
+	# CRI-O (tests/crio, docs/crio.md): the binaries come from the user (CRIO,
+	# PINNS); its container monitor comes from Debian, like runc and CNI
+	conmon
 )
 
 # Download only: Debian's dynamic busybox, which the critest stand-in images

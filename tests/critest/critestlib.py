@@ -14,6 +14,8 @@ report. Host leftovers are cleaned by our own paths and ids: the SysV shm
 segments the HostIpc specs create, our pods, our CNI bridge.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import shlex
@@ -241,9 +243,65 @@ def spec_lists(report_path):
     return out
 
 
+# critest's specs use fixed host ports (12000-12003, the host-network nginx on
+# 12003): two critest runs on one machine (the containerd and the CRI-O
+# harness, tests/crio) must not overlap. Each run takes this lock, and also
+# waits until no other critest process runs (one started without the lock).
+LOCK_PATH = "/run/lock/crisp-critest.lock"
+LOCK_WAIT_S = 3600
+
+
+def other_critests():
+    """PIDs of critest processes not ours (by their executable's name:
+    looked at only, never signalled)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            if os.path.basename(os.readlink("/proc/%s/exe" % entry)) == "critest":
+                pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+@contextlib.contextmanager
+def one_critest_at_a_time(timeout=LOCK_WAIT_S):
+    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with open(LOCK_PATH, "a") as lock:
+        said = False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                others = other_critests()
+                if not others:
+                    break
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            except BlockingIOError:
+                others = "the holder of %s" % LOCK_PATH
+            if time.monotonic() > deadline:
+                raise RuntimeError("another critest still runs after %ss: %s" % (timeout, others))
+            if not said:
+                print("critest: waiting for another critest run to end (%s)" % others,
+                      file=sys.stderr, flush=True)
+                said = True
+            time.sleep(1)  # poll interval of a bounded wait, not a synchronisation
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def run_critest(critest, endpoint, workdir, label, focus=None):
     """Runs critest against `endpoint` (a socket path); returns the lists and
-    the path of its output."""
+    the path of its output. One critest run on the machine at a time."""
+    with one_critest_at_a_time():
+        return _run_critest(critest, endpoint, workdir, label, focus)
+
+
+def _run_critest(critest, endpoint, workdir, label, focus=None):
     os.makedirs(workdir, exist_ok=True)
     report = os.path.join(workdir, label + ".json")
     output = os.path.join(workdir, label + ".log")
