@@ -25,11 +25,11 @@ import sys
 import tempfile
 import time
 import tomllib
-import unittest
 
 import containerd
 import registry
 import standin_images
+import supplied
 
 CNI_BIN_DIR = "/usr/lib/cni"
 CNI_PLUGINS = ("bridge", "portmap", "host-local", "loopback")
@@ -49,30 +49,12 @@ OFFLINE_FAILURES = {"[k8s.io] Image Manager public image with digest should be p
                     "removed [Conformance]"}
 
 
-def in_ci():
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def need_tools(*names):
-    """Paths of the tools named by environment variables (CRITEST, CRICTL,
-    KUBELET). Missing: skip with a clear message, or fail in CI."""
-    paths, missing = {}, []
-    for name in names:
-        path = os.environ.get(name, "")
-        if not path:
-            missing.append("%s is not set" % name)
-        elif not os.access(path, os.X_OK):
-            missing.append("%s=%s is not an executable file" % (name, path))
-        else:
-            paths[name] = path
-    if missing:
-        why = "; ".join(missing)
-        if in_ci():
-            raise RuntimeError("CI=true and a real client is missing: %s" % why)
-        # tests/CMakeLists.txt turns this line into a ctest "skipped".
-        print("SKIPPED: %s (see docs/critest.md, docs/kubelet-e2e.md)" % why, flush=True)
-        raise unittest.SkipTest(why)
-    return paths
+    """Paths of the tools named by environment variables; the older form of
+    supplied.binaries(), kept for tests written against it: none given, the
+    test skips with one line (in CI too); some given, they must work."""
+    return supplied.binaries("/".join(n.lower() for n in names), names,
+                             " and ".join(names), "docs/supplied-binaries.md")
 
 
 def missing_prerequisites():
