@@ -8,9 +8,11 @@
 # Then, once, after the normal build's tests: the real clients, critest
 # (hack/critest.sh) and a kubelet (hack/kubelet-e2e.sh). Their binaries are
 # not Debian's and come only from the user: CRI_TOOLS_TARBALL and KUBELET_XZ
-# (or CRITEST/CRICTL and KUBELET). Without them each prints one line saying
-# it skipped and how to run it, in CI too, and the summary at the end lists
-# what was skipped (docs/supplied-binaries.md).
+# (or CRITEST/CRICTL and KUBELET). Then crisp in front of a real CRI-O
+# (hack/crio-e2e.sh): CRIO and PINNS from the user (with CRITEST and
+# KUBELET, critest and a kubelet against it too). Without them each prints
+# one line saying it skipped and how to run it, in CI too, and the summary
+# at the end lists what was skipped (docs/supplied-binaries.md).
 #
 # Needs root (apt-get, and containerd for the end-to-end tests); a missing
 # prerequisite fails, it never skips.
@@ -48,6 +50,8 @@ for variant in build build-asan; do
 		echo "== build: the real clients (critest, kubelet)"
 		hack/critest.sh build || status=1
 		hack/kubelet-e2e.sh build || status=1
+		echo "== build: crisp in front of a real CRI-O"
+		hack/crio-e2e.sh build || status=1
 	fi
 done
 
