@@ -246,16 +246,23 @@ class HostState:
 
 
 def _crio_cgroups(root="/sys/fs/cgroup"):
-    """cgroup folders CRI-O's cgroupfs manager makes: its parent /crio and
-    what is below it, in every hierarchy (cgroup v1 here, v2 too)."""
+    """cgroup folders CRI-O's cgroupfs manager makes when the pod names no
+    parent (as here, and as a kubelet with cgroupsPerQOS off): crio-conmon-ID
+    (conmon, with monitor_cgroup "pod") holding crio-ID (the container), at
+    the top of every hierarchy, and what is below them."""
     found = []
     tops = [root] + [os.path.join(root, d) for d in os.listdir(root)
                      if os.path.isdir(os.path.join(root, d))]
     for top in tops:
-        base = os.path.join(top, "crio")
-        if os.path.isdir(base) and not os.path.islink(base):
-            for dirpath, _, _ in os.walk(base):
-                found.append(dirpath)
+        try:
+            names = os.listdir(top)
+        except OSError:
+            continue
+        for name in names:
+            base = os.path.join(top, name)
+            if (name == "crio" or name.startswith("crio-")) and os.path.isdir(base) and \
+                    not os.path.islink(base):
+                found += [dirpath for dirpath, _, _ in os.walk(base)]
     return found
 
 
@@ -281,7 +288,8 @@ def caps_missing_from_bounding_set():
         for line in f:
             if line.startswith("CapBnd:"):
                 bits = int(line.split()[1], 16)
-    last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
     return [i for i in range(last + 1) if not bits >> i & 1]
 
 
@@ -363,6 +371,7 @@ class PrivateCrio:
                 "cdi_spec_dirs": [p("etc", "cdi")],
                 "decryption_keys_path": p("etc", "crio", "keys"),
                 "default_mounts_file": "",
+                "irqbalance_config_file": p("etc", "sysconfig", "irqbalance"),
                 "log_level": "info",
             }),
             _table("crio.runtime.runtimes.runc", {
@@ -370,6 +379,7 @@ class PrivateCrio:
                 "runtime_type": "oci",
                 "runtime_root": p("run", "runc"),
                 "monitor_path": CONMON,
+                "monitor_cgroup": "pod",
                 "monitor_env": ["PATH=" + PATH],
             }),
             _table("crio.image", {
@@ -382,7 +392,9 @@ class PrivateCrio:
             }),
             _table("crio.metrics", {"enable_metrics": False}),
             _table("crio.nri", {"enable_nri": False,
-                                "nri_listen": p("run", "nri", "nri.sock")}),
+                                "nri_listen": p("run", "nri", "nri.sock"),
+                                "nri_plugin_dir": p("opt", "nri", "plugins"),
+                                "nri_plugin_config_dir": p("etc", "nri", "conf.d")}),
         ])
 
     def registries_conf(self):
@@ -476,6 +488,10 @@ class PrivateCrio:
         try:
             self.runtime_path = self._runtime()
             self._write_files()
+            bad, _ = self.check_config()
+            if bad:
+                raise RuntimeError("CRI-O's effective config names paths outside %s: %s"
+                                   % (self.root, bad))
             self._network()
             self._start_crio()
         except BaseException:

@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 import uuid
 
@@ -68,15 +69,16 @@ UNCHANGED = ({"unchanged": True}, {"unchanged": True})
 RULE = {"no security context": DEFAULTED, "no field, path ''": DEFAULTED,
         "field Unconfined, path ''": DEFAULTED,
         "field Unconfined, path unconfined": UNCHANGED, "field RuntimeDefault": UNCHANGED}
-_SECCOMP = re.compile(r"^(\S+):Seccomp:\s*(\d+)\s*$", re.M)
 
 
-def pod_config(case, seccomp):
+def pod_config(case, seccomp, log_root=None):
     suffix = uuid.uuid4().hex[:10]
     config = pb.PodSandboxConfig()
     config.metadata.name = "seccomp-" + re.sub(r"[^a-z0-9]+", "-", case.lower()).strip("-")
     config.metadata.uid = suffix
     config.metadata.namespace = NAMESPACE
+    if log_root:
+        config.log_directory = os.path.join(log_root, suffix)
     if seccomp is None:
         config.linux.SetInParent()  # "linux": {} -- and so the pod network (CNI)
     else:
@@ -87,10 +89,12 @@ def pod_config(case, seccomp):
 
 
 def container_config(seccomp):
+    """busybox that prints its own Seccomp line to its log, then sleeps."""
     config = pb.ContainerConfig()
     config.metadata.name = "probe"
     config.image.image = criolib.BUSYBOX
-    config.command.extend(["sleep", "3600"])
+    config.command.extend(["sh", "-c", "grep Seccomp: /proc/self/status; exec sleep 3600"])
+    config.log_path = "probe.log"
     if seccomp is None:
         config.linux.SetInParent()
     else:
@@ -99,8 +103,8 @@ def container_config(seccomp):
 
 
 def host_seccomp(info):
-    """Seccomp of the container's PID 1 as the host sees it, from CRI-O's
-    verbose ContainerStatus (info["info"] is JSON with its host pid)."""
+    """Seccomp of the container's first process as the host sees it, from
+    CRI-O's verbose ContainerStatus (info["info"] is JSON with its pid)."""
     pid = json.loads(info.get("info", "{}")).get("pid")
     if not pid:
         raise AssertionError("CRI-O's verbose ContainerStatus has no pid: %r" % dict(info))
@@ -108,12 +112,32 @@ def host_seccomp(info):
         return int(re.search(r"^Seccomp:\s*(\d+)", f.read(), re.M).group(1))
 
 
-def seccomp_of_new_container(socket_path, case, seccomp):
+def logged_seccomp(path, timeout=60):
+    """The Seccomp value the container's first process wrote to its log
+    (the CRI log format: TIME STREAM TAG TEXT)."""
+    def seen():
+        try:
+            with open(path, errors="replace") as f:
+                m = re.search(r"Seccomp:\s*(\d+)", f.read())
+        except OSError:
+            return None
+        return m and int(m.group(1))
+    deadline = time.monotonic() + timeout
+    while seen() is None:
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)  # poll interval of a bounded wait, not a synchronisation
+    return seen()
+
+
+def seccomp_of_new_container(socket_path, case, seccomp, log_root):
     """Runs the case's pod and container through `socket_path`; returns the
-    one seccomp mode all three readings agree on. Everything created is
-    stopped and removed whatever happens."""
+    one seccomp mode all three readings agree on: what the container's first
+    process logged, what an ExecSync'd process reads in
+    /proc/self/status, and the first process's status on the host.
+    Everything created is stopped and removed whatever happens."""
     with cri_client.CriClient(socket_path) as cri:
-        pod = pod_config(case, seccomp)
+        pod = pod_config(case, seccomp, log_root)
         created = {}
         try:
             created["pod"] = cri.call("RunPodSandbox", config=pod).pod_sandbox_id
@@ -121,16 +145,19 @@ def seccomp_of_new_container(socket_path, case, seccomp):
                 "CreateContainer", pod_sandbox_id=created["pod"], sandbox_config=pod,
                 config=container_config(seccomp)).container_id
             cri.call("StartContainer", container_id=created["container"])
+            logged = logged_seccomp(os.path.join(pod.log_directory, "probe.log"))
             out = cri.call("ExecSync", container_id=created["container"],
                            timeout=cri_client.EXEC_TIMEOUT_S,
-                           cmd=["grep", "Seccomp:", "/proc/1/status", "/proc/self/status"])
-            inside = dict(_SECCOMP.findall(out.stdout.decode(errors="replace")))
+                           cmd=["grep", "Seccomp:", "/proc/self/status"])
+            exec_value = re.search(r"^Seccomp:\s*(\d+)", out.stdout.decode(errors="replace"),
+                                   re.M)
             host = host_seccomp(cri.call("ContainerStatus", container_id=created["container"],
                                          verbose=True).info)
-            readings = {"/proc/1/status": inside.get("/proc/1/status"),
-                        "/proc/self/status": inside.get("/proc/self/status"), "host": host}
-            values = {int(v) for v in readings.values() if v is not None}
-            if out.exit_code != 0 or None in readings.values() or len(values) != 1:
+            readings = {"logged by the container": logged,
+                        "ExecSync /proc/self/status": exec_value and int(exec_value.group(1)),
+                        "host /proc/PID/status": host}
+            values = set(readings.values())
+            if out.exit_code != 0 or None in values or len(values) != 1:
                 raise AssertionError("%s: the readings disagree or are missing: %r (exec exit "
                                      "%d, stderr %r)" % (case, readings, out.exit_code,
                                                          out.stderr))
@@ -160,6 +187,7 @@ class SeccompOnCrio(unittest.TestCase):
         print("CRI-O %s (%s), crisp %s" % (cls.crio.version, cls.crio_bin, crisp_binary()),
               file=sys.stderr, flush=True)
         cls.crio.pull(criolib.BUSYBOX)
+        cls.logs = cls.crio.path("pod-logs")  # removed with CRI-O's folder
         cls.measured = {}
 
     @classmethod
@@ -179,12 +207,12 @@ class SeccompOnCrio(unittest.TestCase):
             if leg == "direct":
                 for case, seccomp in CASES:
                     got.setdefault(case, [None] * 3)[0] = seccomp_of_new_container(
-                        self.crio.socket, case, seccomp)
+                        self.crio.socket, case, seccomp, self.logs)
                 continue
             with Crisp(self.crio.socket, args=args) as crisp:
                 for case, seccomp in CASES:
-                    got[case][LEGS.index(leg)] = seccomp_of_new_container(crisp.listen, case,
-                                                                          seccomp)
+                    got[case][LEGS.index(leg)] = seccomp_of_new_container(
+                        crisp.listen, case, seccomp, self.logs)
                 log = crisp.log()
             self.assertEqual(criolib.crisp_problems(log), [], "crisp (%s) logged problems" % leg)
             defaulted = log.count("seccomp defaulted")
@@ -227,6 +255,8 @@ class SeccompOnCrio(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("%d records with expectations: %d passed, 0 failed" % (counted, counted),
                       result.stdout + result.stderr)
+        print("replay --check of %s: %d records with expectations: %d passed, 0 failed"
+              % (os.path.basename(fixture), counted, counted), file=sys.stderr, flush=True)
         # Against CRI-O, through a new crisp: new ids are followed; only the
         # verbose ContainerStatus (pids, times) may differ.
         with Crisp(self.crio.socket) as crisp:
