@@ -10,12 +10,12 @@ Compared as the containerd run is (tests/critest):
 - through crisp, setting false: exactly the by-design spec flips from passed
   to failed; setting true: nothing differs (CRI-O already defaulted it);
 - through --no-default: nothing differs.
-The one exception, said out loud when it happens: `execSync with timeout`
-is flaky on CRI-O 1.26 itself (after the 1 s timeout the `sleep` is mostly
-still there when the spec looks: 10 failures in 12 runs, with and without
-crisp, ../shared/design/real-crio.md pitfall 6). It may differ between legs,
-and only it; each time the test prints that it did, the spec's state in
-every leg and its failure message.
+The exceptions, said out loud when they happen: two specs are flaky on
+CRI-O 1.26 itself, directly as through crisp (FLAKY: `execSync with
+timeout`, ../shared/design/real-crio.md pitfall 6, and `exec with tty=true
+and stdin=true`, cri-o/cri-o#8483). They may differ between legs, and only
+they; each time one does, the test prints its state in both legs, the
+reason and its failure message.
 
 Needs CRIO (and PINNS) and CRITEST; without them it says it skipped, in CI
 too. CRISP_CRIO_CRITEST_SETTINGS=false (or true) runs one setting only;
@@ -38,11 +38,19 @@ from crisp import Crisp, crisp_binary  # noqa: E402
 
 BY_DESIGN = critestlib.BY_DESIGN
 OFFLINE = critestlib.OFFLINE_FAILURES
-FLAKY = ("[k8s.io] Container runtime should support basic operations on container runtime "
-         "should support execSync with timeout [Conformance]")
-FLAKY_WHY = ("CRI-O 1.26's own flake: after the 1 s ExecSync timeout the `sleep` is mostly "
-             "still running when the spec looks, directly and through crisp alike "
-             "(docs/crio.md)")
+# Specs that are flaky on CRI-O 1.26 itself, directly as through crisp: each
+# may differ between legs (and fail directly), and the test says so every
+# time one does, with the reason and the failure message. Nothing else may.
+FLAKY = {
+    "[k8s.io] Container runtime should support basic operations on container runtime "
+    "should support execSync with timeout [Conformance]":
+    "after the 1 s ExecSync timeout the `sleep` is mostly still running when the spec "
+    "looks; failed in 10 of 12 runs, directly and through crisp alike (docs/crio.md)",
+    "[k8s.io] Streaming runtime should support streaming interfaces runtime should support "
+    "exec with tty=true and stdin=true [Conformance]":
+    "with a tty, CRI-O can lose the output of a short exec (cri-o/cri-o#8483); failed in 1 "
+    "of 10 focused runs directly and 1 of 10 through crisp here (docs/crio.md)",
+}
 
 
 def settings():
@@ -100,15 +108,18 @@ class CritestOnCrio(unittest.TestCase):
         return lists, output, log
 
     def compare(self, name, direct, lists, output, want):
-        """differences(direct, lists) must be `want`, but for FLAKY, which
-        may differ and is reported when it does."""
+        """differences(direct, lists) must be `want`, but for the FLAKY
+        specs, which may differ and are reported when they do (with the
+        failure message of the leg where it failed)."""
         diff = critestlib.differences(direct, lists)
-        flaky = diff.pop(FLAKY, None)
-        if flaky is not None:
-            print("critest on CRI-O (%s): %s: %s -> %s. %s.\n%s"
-                  % (name, FLAKY, flaky[0], flaky[1], FLAKY_WHY,
-                     critestlib.failure_excerpt(output, {FLAKY}, limit=1500)),
-                  file=sys.stderr, flush=True)
+        for spec, why in FLAKY.items():
+            states = diff.pop(spec, None)
+            if states is not None:
+                failed_in = output if states[1] == "failed" else self.direct_output
+                print("critest on CRI-O (%s): FLAKY, allowed to differ: %s: direct %s, here %s. "
+                      "Why: %s.\n%s" % (name, spec, states[0], states[1], why,
+                                        critestlib.failure_excerpt(failed_in, {spec}, limit=1500)),
+                      file=sys.stderr, flush=True)
         self.assertEqual(diff, want, critestlib.failure_excerpt(output, diff))
 
     def three_ways(self, setting):
@@ -116,8 +127,9 @@ class CritestOnCrio(unittest.TestCase):
             self.crio.restart(setting)
         name = "true" if setting else "false"
         direct, out = self.run_critest("crio-%s-direct" % name, self.crio.socket)
+        self.direct_output = out
         if self.focus is None:
-            allowed = set(OFFLINE) | {FLAKY} | ({BY_DESIGN} if setting else set())
+            allowed = set(OFFLINE) | set(FLAKY) | ({BY_DESIGN} if setting else set())
             self.assertLessEqual(direct["failed"], allowed,
                                  "direct against CRI-O only the known specs may fail; the set-up "
                                  "is broken:\n" + critestlib.failure_excerpt(
@@ -128,9 +140,9 @@ class CritestOnCrio(unittest.TestCase):
                               "empty profile: the unconfined spec should fail directly")
             self.assertTrue(all("benchmark" in n.lower() for n in direct["skipped"]),
                             sorted(direct["skipped"]))
-            if FLAKY in direct["failed"]:
-                print("critest on CRI-O (%s, direct): %s failed. %s."
-                      % (name, FLAKY, FLAKY_WHY), file=sys.stderr, flush=True)
+            for spec in sorted(set(FLAKY) & direct["failed"]):
+                print("critest on CRI-O (%s, direct): FLAKY, allowed to fail: %s. Why: %s."
+                      % (name, spec, FLAKY[spec]), file=sys.stderr, flush=True)
         runs = {"direct": direct}
 
         crisp, out, log = self.through_crisp("crio-%s-crisp" % name)
