@@ -14,8 +14,8 @@ Written from ../shared/design/real-crio.md (docs/crio.md says it for users):
   (registries.conf `location`, not a mirror, so nothing falls back upstream)
   that serves the critest harness's stand-in images and a pause image;
 - where the machine's bounding set lacks capabilities CRI-O hands out
-  (CAP_SYS_RESOURCE here), runtime_path is a small runc wrapper
-  (runc_wrap.py);
+  (CAP_SYS_RESOURCE here), or its kernel knows a hugetlb cgroup controller
+  that is not mounted, runtime_path is a small runc wrapper (runc_wrap.py);
 - host ports from 127.0.0.1: route_localnet on our bridge and a MASQUERADE of
   loopback sources out of it (CRI-O's own CI does this host-wide).
 
@@ -44,6 +44,7 @@ import grpc
 import cri_client
 import host_cleanup
 import protos
+import runc_wrap
 import standin_images
 import supplied
 
@@ -513,8 +514,7 @@ class PrivateCrio:
 
     def _runtime(self):
         runc = shutil.which("runc", path=PATH)
-        missing = caps_missing_from_bounding_set()
-        if not missing:
+        if not caps_missing_from_bounding_set() and not runc_wrap.hugetlb_unmounted():
             return runc
         with open(os.path.join(HERE, "runc_wrap.py")) as f:
             source = f.read()

@@ -15,8 +15,15 @@ PID 1 included. CRI-O 1.26 then fails in two ways that containerd does not
   at create and in the process.json of every exec (`unable to apply caps:
   operation not permitted`); containerd grants only its own.
 
+- the kernel knows the hugetlb cgroup controller (/proc/cgroups) but no
+  hierarchy of it is mounted (cgroup v1 here): CRI-O 1.26 asks only the
+  kernel, passes the kubelet's `hugepageLimits` on, and runc fails (`cannot
+  set hugetlb limit: container could not join or create cgroup`);
+  containerd tolerates a missing hugetlb controller by default.
+
 So before `runc create|run` this raises a lower `process.oomScoreAdj` in the
-bundle's config.json to this process's own value, and before `runc
+bundle's config.json to this process's own value and, where no hugetlb
+hierarchy is mounted, drops `linux.resources.hugepageLimits`; before `runc
 create|run|exec` it drops from config.json / `--process FILE` the
 capabilities missing from its own bounding set; then it execs the real runc
 with the same arguments. Nothing else changes. criolib writes a copy with
@@ -54,6 +61,31 @@ def bounding_set():
 def own_oom_score_adj():
     with open("/proc/self/oom_score_adj") as f:
         return int(f.read())
+
+
+def hugetlb_unmounted():
+    """True when cgroups are v1 (/sys/fs/cgroup is no cgroup2 mount) and no
+    mounted v1 hierarchy carries the hugetlb controller."""
+    v1_hugetlb = unified_root = False
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, rest = left.split(), right.split()
+            if len(fields) < 5 or len(rest) < 3:
+                continue
+            if rest[0] == "cgroup2" and fields[4] == "/sys/fs/cgroup":
+                unified_root = True
+            if rest[0] == "cgroup" and "hugetlb" in rest[2].split(","):
+                v1_hugetlb = True
+    return not unified_root and not v1_hugetlb
+
+
+def drop_hugepage_limits(doc):
+    resources = (doc.get("linux") or {}).get("resources") or {}
+    if resources.get("hugepageLimits"):
+        del resources["hugepageLimits"]
+        return True
+    return False
 
 
 def split(args):
@@ -115,8 +147,10 @@ def main(args):
     if allowed is not None and sub in ("create", "run"):
         bundle = option(rest, ("--bundle", "-b")) or "."
         floor = own_oom_score_adj()
+        no_hugetlb = hugetlb_unmounted()
         rewrite(os.path.join(bundle, "config.json"),
-                lambda doc: fit_process(doc.setdefault("process", {}), allowed, floor))
+                lambda doc: fit_process(doc.setdefault("process", {}), allowed, floor) |
+                (no_hugetlb and drop_hugepage_limits(doc)))
     elif allowed is not None and sub == "exec":
         process = option(rest, ("--process", "-p"))
         if process:

@@ -24,11 +24,14 @@ Needs CRIO (and PINNS) and KUBELET; without them it says it skipped, in CI
 too. About 5 minutes.
 """
 
+import base64
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 import unittest
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -97,6 +100,8 @@ class KubeletThroughCrispOnCrio(unittest.TestCase):
     def tearDown(self):
         errors = []
         if self.kubelet is not None:
+            with open(os.path.join(self.out, "kubelet-%s.log" % self._testMethodName), "w") as f:
+                f.write(self.kubelet.log())
             errors += self.kubelet.stop()
         # The kubelet leaves its pods running when it stops: remove ours.
         errors += self.crio.remove_all_pods()
@@ -152,6 +157,7 @@ class KubeletThroughCrispOnCrio(unittest.TestCase):
             if os.path.exists(path):
                 os.unlink(path)
         with self.crisp(["--metrics-listen", metrics, "--record", recording]) as crisp:
+            started = time.monotonic()
             kubelet = self.start_kubelet()
             probe = {"exec": {"command": ["cat", "/proc/self/status"]},
                      "periodSeconds": 1, "timeoutSeconds": 10}
@@ -193,10 +199,10 @@ class KubeletThroughCrispOnCrio(unittest.TestCase):
             kl.wait_until(steady, "%d CRI calls from the kubelet, %d of them stats calls"
                           % (STEADY_CALLS, STEADY_STATS_CALLS), timeout=900)
             samples = scrape(metrics)
-            self.assertEqual(failed_calls(samples), {},
-                             "failed calls through crisp over the steady traffic")
+            steady_failures = failed_calls(samples)
             self.assertEqual(metric(samples, "crisp_decode_failures_total"), 0)
-            print("kubelet -> crisp -> CRI-O, steady traffic: %s" % calls_by_method(samples),
+            print("kubelet -> crisp -> CRI-O, steady traffic (%.0f s since the kubelet "
+                  "started): %s" % (time.monotonic() - started, calls_by_method(samples)),
                   file=sys.stderr, flush=True)
 
             removed_at = datetime.datetime.now(datetime.timezone.utc)
@@ -213,7 +219,13 @@ class KubeletThroughCrispOnCrio(unittest.TestCase):
             self.assertEqual(criolib.crisp_problems(crisp.log()), [])
         with open(os.path.join(self.out, "kubelet.log"), "w") as f:
             f.write(kubelet_log)
-        self.check_teardown_errors(recording, removed_at)
+        foreign = self.check_failed_calls(recording, removed_at, kubelet_log)
+        # Over the steady traffic no call failed, but for the kubelet's
+        # garbage collector asking about other runs' containers (below).
+        self.assertEqual({k: v for k, v in steady_failures.items()
+                          if dict(k) != {"method": "ContainerStatus", "code": "NOT_FOUND"}}, {},
+                         "failed calls through crisp over the steady traffic")
+        self.assertLessEqual(sum(steady_failures.values()), len(foreign), steady_failures)
         self.replay_check(recording)
 
     @staticmethod
@@ -227,20 +239,49 @@ class KubeletThroughCrispOnCrio(unittest.TestCase):
             return [s for s in cri.call("ListPodSandbox").items
                     if s.metadata.name == pod_name + "-" + kl.NODE]
 
-    def check_teardown_errors(self, recording, removed_at):
-        """Only an exec probe the kubelet started while the pod was being
-        torn down may fail (the runtime answers it for a stopping
-        container, as without crisp)."""
+    def check_failed_calls(self, recording, removed_at, kubelet_log):
+        """Every call that failed through crisp, from the recording; only
+        two kinds may, both answered the same without crisp:
+        - an exec probe the kubelet started while the pod was being torn
+          down (the runtime answers it for a stopping container);
+        - ContainerStatus NOT_FOUND for a container this CRI-O never had:
+          the kubelet's log garbage collector finds a dangling link in the
+          host's /var/log/containers (another run's, e.g. the containerd
+          kubelet test, which may run at the same time), asks the runtime
+          about the container named in it, logs "Error getting
+          ContainerStatus for containerID" and removes the link.
+        Returns those foreign ContainerStatus records."""
         with open(recording) as f:
             records = [json.loads(line) for line in f]
+        ours = set()  # every container id this CRI-O handed out, as seen through crisp
+        for record in records:
+            if record["method"].endswith(("/CreateContainer", "/ListContainers")):
+                for blob in record.get("responses", []):
+                    ours.update(re.findall(rb"[0-9a-f]{64}", base64.b64decode(blob)))
+        foreign = []
         for record in records:
             if record.get("code", 0) == 0:
                 continue
             started = datetime.datetime.fromisoformat(record["time"].replace("Z", "+00:00"))
-            self.assertTrue(record["method"].endswith("/ExecSync") and started >= removed_at,
-                            "a failed call other than a teardown exec probe: %s %s code=%s %r"
-                            % (record["time"], record["method"], record.get("code"),
-                               record.get("details")))
+            if record["method"].endswith("/ExecSync") and started >= removed_at:
+                continue
+            ids = re.findall(rb"[0-9a-f]{64}", base64.b64decode(record["requests"][0]))
+            if record["method"].endswith("/ContainerStatus") and record.get("code") == 5 and \
+                    ids and ids[0] not in ours and \
+                    "Error getting ContainerStatus for containerID" in kubelet_log and \
+                    ids[0].decode() in kubelet_log:
+                foreign.append(record)
+                continue
+            self.fail("a failed call other than a teardown exec probe or the log GC's question "
+                      "about another run's container: %s %s code=%s %r"
+                      % (record["time"], record["method"], record.get("code"),
+                         record.get("details")))
+        if foreign:
+            print("kubelet -> crisp -> CRI-O: %d ContainerStatus NOT_FOUND from the kubelet's log "
+                  "garbage collector, for containers of other runs (dangling links in "
+                  "/var/log/containers): %s" % (len(foreign), [r.get("details") for r in foreign]),
+                  file=sys.stderr, flush=True)
+        return foreign
 
     def replay_check(self, recording):
         expectations = {
@@ -268,6 +309,8 @@ class KubeletThroughCrispOnCrio(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("%d records with expectations: %d passed, 0 failed" % (counted, counted),
                       result.stdout + result.stderr)
+        print("replay --check of the kubelet's recording: %d records with expectations: %d "
+              "passed, 0 failed" % (counted, counted), file=sys.stderr, flush=True)
 
 
 def failed_calls(samples):

@@ -94,6 +94,14 @@ class RuncWrapper(unittest.TestCase):
         keep = {"oomScoreAdj": 5}
         self.assertFalse(runc_wrap.fit_process(keep, set(), 0))
 
+    def test_drop_hugepage_limits(self):
+        doc = {"linux": {"resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+                                       "memory": {"limit": 5}}}}
+        self.assertTrue(runc_wrap.drop_hugepage_limits(doc))
+        self.assertEqual(doc, {"linux": {"resources": {"memory": {"limit": 5}}}})
+        self.assertFalse(runc_wrap.drop_hugepage_limits(doc))
+        self.assertFalse(runc_wrap.drop_hugepage_limits({}))
+
     def test_execs_runc_with_the_same_arguments(self):
         tmp = tempfile.TemporaryDirectory(prefix="crisp-runc-wrap-")
         self.addCleanup(tmp.cleanup)
@@ -110,7 +118,8 @@ class RuncWrapper(unittest.TestCase):
         bundle = os.path.join(tmp.name, "bundle")
         os.makedirs(bundle)
         config = {"process": {"oomScoreAdj": -1000, "capabilities": {
-            "bounding": ["CAP_" + c for c in runc_wrap.CAPS]}}, "root": {"path": "rootfs"}}
+            "bounding": ["CAP_" + c for c in runc_wrap.CAPS]}}, "root": {"path": "rootfs"},
+            "linux": {"resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}}}
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(config, f)
         args = ["--root", tmp.name, "create", "--bundle", bundle, "my id"]
@@ -125,6 +134,8 @@ class RuncWrapper(unittest.TestCase):
                          runc_wrap.bounding_set() & set(config["process"]["capabilities"]
                                                         ["bounding"]))
         self.assertEqual(got["root"], config["root"])
+        self.assertEqual("hugepageLimits" in got["linux"]["resources"],
+                         not runc_wrap.hugetlb_unmounted())
 
 
 class DeployLayout(unittest.TestCase):
