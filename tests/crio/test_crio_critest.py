@@ -45,11 +45,12 @@ FLAKY = {
     "[k8s.io] Container runtime should support basic operations on container runtime "
     "should support execSync with timeout [Conformance]":
     "after the 1 s ExecSync timeout the `sleep` is mostly still running when the spec "
-    "looks; failed in 10 of 12 runs, directly and through crisp alike (docs/crio.md)",
+    "looks; it failed in 11 of the 12 runs of two full runs of this test, directly and "
+    "through crisp alike (docs/crio.md)",
     "[k8s.io] Streaming runtime should support streaming interfaces runtime should support "
     "exec with tty=true and stdin=true [Conformance]":
-    "with a tty, CRI-O can lose the output of a short exec (cri-o/cri-o#8483); failed in 1 "
-    "of 10 focused runs directly and 1 of 10 through crisp here (docs/crio.md)",
+    "with a tty, CRI-O can lose the output of a short exec (cri-o/cri-o#8483); it failed "
+    "in 1 of 10 focused runs directly and 1 of 10 through crisp (docs/crio.md)",
 }
 
 

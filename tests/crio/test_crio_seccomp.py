@@ -5,11 +5,13 @@ and a container in CRI-O three ways: directly, through crisp, and through
 `crisp --no-default`; under both values of CRI-O's
 `seccomp_use_default_when_empty` (true, CRI-O 1.26's default; false, what
 CRI-O's own critest CI sets). The mode the container really runs with is
-read three times and must agree: `/proc/1/status` (the container's PID 1)
-and `/proc/self/status` (the exec'd process) from inside the container by
-ExecSync, and `/proc/PID/status` of its PID 1 on the host. 2 = filter
-(RuntimeDefault), 0 = none. The whole table must equal EXPECTED (issue 21,
-../shared/design/real-crio.md).
+read three times and must agree: the container's first process prints its
+own `Seccomp:` line to its log, an ExecSync'd process reads
+/proc/self/status (runc gives it the container's filter), and the host reads
+/proc/PID/status of the first process. (Not /proc/1 inside: a pod shares its
+PID namespace by default, and PID 1 is then the pod's pause process.)
+2 = filter (RuntimeDefault), 0 = none. The whole table must equal EXPECTED
+(issue 21, ../shared/design/real-crio.md).
 
 The crisp leg runs with --record; the recording gets the expectations of
 crisp's rule and passes `crisp replay --check` (10 of 10), and it is replayed
