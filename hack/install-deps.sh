@@ -26,8 +26,9 @@ packages=(
 	# YAML, and the deploy scripts' lint
 	systemd python3-yaml shellcheck
 	# the real clients (tests/critest, tests/kubelet; docs/critest.md): a
-	# local registry for critest's images, CNI for its pods, and xz for the
-	# tool tarballs in ../shared/tools
+	# local registry for critest's images (and the lifecycle test's pull),
+	# CNI for its pods, and xz for the tarballs a user gives
+	# (CRI_TOOLS_TARBALL, KUBELET_XZ)
 	docker-registry containernetworking-plugins iptables iproute2 util-linux procps xz-utils
 	# CRI-O (tests/crio, docs/crio.md): the binaries come from the user (CRIO,
 	# PINNS); its container monitor comes from Debian, like runc and CNI

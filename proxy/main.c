@@ -29,6 +29,7 @@
 #include "notify.h"
 #include "observers.h"
 #include "config/options.h"
+#include "config/paths.h"
 #include "podspec/pod_watch.h"
 #include "rule/policy_snapshot.h"
 #include "readiness.h"
@@ -352,7 +353,9 @@ int main(int argc, char **argv)
         crisp_log_set_format(opts.log_format);
         signal(SIGPIPE, SIG_IGN);
         raise_fd_limit();
-        if (crisp_check_default_profile(&opts.policy, &err) < 0) {
+        /* issue 22: the folders crisp writes to, before anything uses them. */
+        if (crisp_check_default_profile(&opts.policy, &err) < 0 ||
+            crisp_paths_prepare(&opts, &err) < 0) {
                 log_error("cannot start: %s", err->msg);
                 crisp_options_release(&opts);
                 return 1;

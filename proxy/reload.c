@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "metrics/metrics.h"
 #include "rule/policy_snapshot.h"
+#include "config/paths.h"
 #include "config/seccomp_profile.h"
 #include "server.h"
 
@@ -68,6 +69,7 @@ static void warn_restart_only(const struct crisp_options *running, const struct 
                            running->record_max_size != next->record_max_size ||
                            running->record_queue_size != next->record_queue_size ||
                            running->record_redact != next->record_redact},
+            {"complainDir", strcmp(running->complain_dir, next->complain_dir) != 0},
             {"podSpec",
              strcmp(running->kubeconfig, next->kubeconfig) != 0 ||
                  strcmp(running->static_pod_path, next->static_pod_path) != 0 ||
@@ -88,6 +90,8 @@ int crisp_reload(int argc, char **argv, const struct crisp_options *running,
         int r = crisp_options_parse(&next, argc, argv, err);
         if (r == 0)
                 r = crisp_check_default_profile(&next.policy, err);
+        if (r == 0)
+                r = crisp_paths_prepare_reload(running, &next, err);
         struct crisp_policy_snapshot *snap = NULL;
         if (r == 0)
                 r = crisp_policy_snapshot_new(&next.policy, &snap, err);

@@ -1,8 +1,9 @@
 /* Reloading the config (SIGHUP, or the file changed): the command line is
  * parsed again, so the file is re-read and the flags still override it. A
- * new config that does not parse, or whose defaultProfile would be refused,
- * leaves the old one in force. Settings that cannot change while serving
- * (sockets, message size, threads, recording) keep their running values;
+ * new config that does not parse, whose defaultProfile would be refused, or
+ * whose complain mode finds complainDir unusable (config/paths.h) leaves
+ * the old one in force. Settings that cannot change while serving (sockets,
+ * message size, threads, recording, complainDir) keep their running values;
  * the log says a restart is needed for them. */
 #ifndef CRISP_RELOAD_H
 #define CRISP_RELOAD_H

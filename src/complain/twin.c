@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "config/paths.h"
 #include "config/seccomp_profile.h"
 
 #define ENOSYS_ERRNO 38 /* the value on every Linux arch crisp runs on */
@@ -414,8 +415,11 @@ int crisp_twin_write(const char *dir, const char *json, char *path, size_t path_
         struct stat st;
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len)
                 return 0; /* content-addressed: already written */
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return crisp_error_set_errno(err, errno, "complain: cannot create %s", dir);
+        /* Made at start (config/paths.h); again here, with the same modes,
+         * if it was removed since. */
+        r = crisp_dir_make(dir, CRISP_COMPLAIN_DIR_MODE, NULL, err);
+        if (r < 0)
+                return r;
         char tmp[4200];
         snprintf(tmp, sizeof(tmp), "%s/.twin-XXXXXX", dir);
         _cleanup_close_ int fd = mkstemp(tmp);

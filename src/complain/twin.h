@@ -61,9 +61,11 @@ int crisp_twin_of_profile(const char *name, const char *data, size_t len, char *
 
 /* Validates `json` with crisp's profile checker (config/seccomp_profile.h),
  * refuses it unless it blocks nothing (no ERRNO/KILL/TRAP default, no KILL
- * or TRAP rule), and writes it to `dir`/twin-<hash of the content>.json (a temporary file
- * renamed in place, so containerd never reads half a file; an existing
- * file of that name already holds the same bytes). The path goes to `path`. */
+ * or TRAP rule), and writes it to `dir`/twin-<hash of the content>.json (a
+ * temporary file renamed in place, so containerd never reads half a file;
+ * an existing file of that name already holds the same bytes). `dir` is
+ * made at start (config/paths.h); removed since, it is made again, with
+ * its parents and modes. The path goes to `path`. */
 int crisp_twin_write(const char *dir, const char *json, char *path, size_t path_size,
                      crisp_error **err);
 

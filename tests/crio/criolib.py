@@ -28,6 +28,7 @@ W (containers/image's blob-info cache) when its folder was not there before,
 and W. Nothing is killed or matched by process name.
 """
 
+import fcntl
 import json
 import os
 import re
@@ -246,6 +247,23 @@ class HostState:
         return errors
 
 
+CRIO_LOCK = "/run/lock/crisp-crio.lock"
+
+
+def crio_lock():
+    """Held from start to stop: one private CRI-O on the machine at a time
+    (another worktree's run waits here), since the bridge crio0, its subnet
+    and CRI-O's KUBE-HOSTPORTS chain are fixed names. Returns the release."""
+    fd = os.open(CRIO_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("waiting for another private CRI-O on this machine (%s)" % CRIO_LOCK,
+              file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return lambda: os.close(fd)
+
+
 def _crio_cgroups(root="/sys/fs/cgroup"):
     """cgroup folders CRI-O's cgroupfs manager makes when the pod names no
     parent (as here, and as a kubelet with cgroupsPerQOS off): crio-conmon-ID
@@ -329,6 +347,7 @@ class PrivateCrio:
         self._bridge_made = self._rule_added = False
         self._log_path = None
         self._starts = 0
+        self._release = None
 
     # -- paths --------------------------------------------------------------------------
     def path(self, *parts):
@@ -481,9 +500,12 @@ class PrivateCrio:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self):
         check_prerequisites()
+        self._release = crio_lock()
         if os.path.exists("/sys/class/net/" + BRIDGE):
-            raise RuntimeError("the bridge %s exists: another CRI-O test runs, or one left it "
-                               "(ip link del %s)" % (BRIDGE, BRIDGE))
+            self._release()
+            self._release = None
+            raise RuntimeError("the bridge %s exists, left by a CRI-O test that did not clean "
+                               "up (ip link del %s)" % (BRIDGE, BRIDGE))
         self.host = HostState()
         self.root = tempfile.mkdtemp(prefix="crisp-crio-")
         try:
@@ -639,6 +661,9 @@ class PrivateCrio:
         if self.root is not None and not host_cleanup.mounts_under(self.root):
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
+        if self._release is not None:
+            self._release()
+            self._release = None
         if errors:
             raise RuntimeError("private CRI-O cleanup: " + "; ".join(errors))
 

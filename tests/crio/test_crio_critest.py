@@ -67,6 +67,10 @@ class CritestOnCrio(unittest.TestCase):
         cls.critest = criolib.need_tool("CRITEST", "crio-critest",
                                         "CRITEST (critest v1.26.1) besides CRIO")
         criolib.check_prerequisites()
+        # One real-client test on the machine at a time (critestlib): critest's
+        # host ports are fixed, and two kubelets' log garbage collectors look
+        # at the same /var/log/containers.
+        cls.addClassCleanup(critestlib.host_lock())
         cls.out = os.path.join(os.environ.get("CRISP_CLIENTS_OUT") or
                                os.path.join(os.getcwd(), "build", "clients-out"), "crio")
         cls.focus = os.environ.get("CRISP_CRITEST_FOCUS") or None

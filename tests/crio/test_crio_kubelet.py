@@ -40,6 +40,7 @@ for _path in (_HERE, os.path.join(_HERE, "..", "critest"), os.path.join(_HERE, "
     sys.path.insert(0, os.path.abspath(_path))
 
 import criolib  # noqa: E402
+import critestlib  # noqa: E402
 import cri_client  # noqa: E402
 import kubeletlib as kl  # noqa: E402
 import registry  # noqa: E402
@@ -71,6 +72,10 @@ class KubeletThroughCrispOnCrio(unittest.TestCase):
         cls.kubelet_bin = criolib.need_tool("KUBELET", "crio-kubelet",
                                             "KUBELET (kubelet v1.26.5) besides CRIO")
         criolib.check_prerequisites()
+        # One real-client test on the machine at a time (critestlib): critest's
+        # host ports are fixed, and two kubelets' log garbage collectors look
+        # at the same /var/log/containers.
+        cls.addClassCleanup(critestlib.host_lock())
         cls.out = os.path.join(os.environ.get("CRISP_CLIENTS_OUT") or
                                os.path.join(os.getcwd(), "build", "clients-out"), "crio")
         os.makedirs(cls.out, exist_ok=True)

@@ -4,7 +4,7 @@ The set-up follows ../shared/design/real-clients.md and docs/critest.md:
 - a private containerd (tests/e2e/containerd.py) with CNI from Debian's
   containernetworking-plugins (bridge + portmap, a conf dir of its own) and
   `registry.config_path` pointing at a certs.d/ folder that maps every
-  registry critest names to a local docker-registry (registry.py);
+  registry critest names to a local docker-registry (tests/lib/registry.py);
 - the stand-in images (standin_images.py) pushed there;
 - a check that the mapping works before critest runs: a mapping containerd
   ignores would silently fall back to the real registry (a DNS lookup off
@@ -14,7 +14,6 @@ report. Host leftovers are cleaned by our own paths and ids: the SysV shm
 segments the HostIpc specs create, our pods, our CNI bridge.
 """
 
-import contextlib
 import fcntl
 import json
 import os
@@ -24,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 
 import containerd
 import registry
@@ -38,6 +36,7 @@ SUBNET = "10.231.0.0/16"
 MAPPED_HOSTS = ("registry.k8s.io", "gcr.io", "k8s.gcr.io", "docker.io", "localhost:5000")
 CHECK_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
 RUN_TIMEOUT_S = 1200
+HOST_LOCK = "/run/lock/crisp-real-clients.lock"
 
 # The one spec that must differ through crisp: it expects an empty profile to
 # mean unconfined, which is exactly what crisp changes.
@@ -72,23 +71,6 @@ def missing_prerequisites():
 
 
 # -- containerd with CNI and the registry mapping ------------------------------------------
-def hosts_toml(address):
-    return ('server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n'
-            % (address, address))
-
-
-def check_hosts_toml(path, address):
-    """containerd 1.6 ignores a hosts.toml without a [host."..."] table and
-    pulls from the real registry instead: refuse such a file here."""
-    with open(path, "rb") as f:
-        doc = tomllib.load(f)
-    host = doc.get("host", {}).get("http://" + address)
-    if doc.get("server") != "http://" + address or not host or \
-            "pull" not in host.get("capabilities", []):
-        raise RuntimeError("%s does not map to http://%s with a [host] table: %r"
-                           % (path, address, doc))
-
-
 def cni_conflist(tmp):
     return json.dumps({
         "cniVersion": "1.0.0", "name": "crisp-critest",
@@ -115,12 +97,7 @@ def configure(address):
         if address is None:
             return edits
         certs = os.path.join(tmp, "certs.d")
-        for host in MAPPED_HOSTS:
-            os.makedirs(os.path.join(certs, host))
-            path = os.path.join(certs, host, "hosts.toml")
-            with open(path, "w") as f:
-                f.write(hosts_toml(address))
-            check_hosts_toml(path, address)
+        registry.map_hosts(certs, MAPPED_HOSTS, address)
         edits[(cri + ".registry", "config_path")] = certs
         return edits
     return hook
@@ -174,6 +151,23 @@ def remove_shm(ids):
         subprocess.run(["ipcrm", "-m", str(shmid)], capture_output=True)
 
 
+def host_lock():
+    """Held (by the test class) while a real-client test runs. critest and
+    the kubelet test use fixed names on the host: the CNI bridge and its
+    subnet, and /var/log/pods/crisp-kubelet-e2e_* with static pods whose
+    uids depend only on their manifests. Two runs on one machine would
+    remove each other's bridge and logs and read each other's files: the
+    second waits here for the first instead. Returns the release."""
+    fd = os.open(HOST_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("waiting for another real-client test on this machine (%s)" % HOST_LOCK,
+              file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return lambda: os.close(fd)
+
+
 def remove_bridge():
     if os.path.exists("/sys/class/net/" + BRIDGE):
         subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
@@ -225,65 +219,9 @@ def spec_lists(report_path):
     return out
 
 
-# critest's specs use fixed host ports (12000-12003, the host-network nginx on
-# 12003): two critest runs on one machine (the containerd and the CRI-O
-# harness, tests/crio) must not overlap. Each run takes this lock, and also
-# waits until no other critest process runs (one started without the lock).
-LOCK_PATH = "/run/lock/crisp-critest.lock"
-LOCK_WAIT_S = 3600
-
-
-def other_critests():
-    """PIDs of critest processes not ours (by their executable's name:
-    looked at only, never signalled)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            if os.path.basename(os.readlink("/proc/%s/exe" % entry)) == "critest":
-                pids.append(int(entry))
-        except OSError:
-            continue
-    return pids
-
-
-@contextlib.contextmanager
-def one_critest_at_a_time(timeout=LOCK_WAIT_S):
-    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
-    deadline = time.monotonic() + timeout
-    with open(LOCK_PATH, "a") as lock:
-        said = False
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                others = other_critests()
-                if not others:
-                    break
-                fcntl.flock(lock, fcntl.LOCK_UN)
-            except BlockingIOError:
-                others = "the holder of %s" % LOCK_PATH
-            if time.monotonic() > deadline:
-                raise RuntimeError("another critest still runs after %ss: %s" % (timeout, others))
-            if not said:
-                print("critest: waiting for another critest run to end (%s)" % others,
-                      file=sys.stderr, flush=True)
-                said = True
-            time.sleep(1)  # poll interval of a bounded wait, not a synchronisation
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def run_critest(critest, endpoint, workdir, label, focus=None):
     """Runs critest against `endpoint` (a socket path); returns the lists and
-    the path of its output. One critest run on the machine at a time."""
-    with one_critest_at_a_time():
-        return _run_critest(critest, endpoint, workdir, label, focus)
-
-
-def _run_critest(critest, endpoint, workdir, label, focus=None):
+    the path of its output."""
     os.makedirs(workdir, exist_ok=True)
     report = os.path.join(workdir, label + ".json")
     output = os.path.join(workdir, label + ".log")

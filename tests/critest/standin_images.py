@@ -1,7 +1,7 @@
 """Small stand-ins for the images critest pulls, built from local files.
 
 Nothing can be pulled on the test machines, so every image critest names is
-made here and pushed to a local registry (registry.py). What the specs look
+made here and pushed to a local registry (tests/lib/registry.py). What the specs look
 at inside them (see ../shared/design/real-clients.md):
 
 - a shell and the usual tools: Debian's *dynamic* busybox with every applet

@@ -34,6 +34,7 @@ class CritestThreeWays(unittest.TestCase):
                                   "docs/critest.md")
         cls.critest, cls.crictl = tools["CRITEST"], tools["CRICTL"]
         containerd.check_prerequisites()
+        cls.addClassCleanup(critestlib.host_lock())
         problems = critestlib.missing_prerequisites()
         if problems:
             raise RuntimeError("cannot run critest:\n  - " + "\n  - ".join(problems)

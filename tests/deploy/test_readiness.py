@@ -71,7 +71,12 @@ class Readiness(unittest.TestCase):
             self.assertEqual(proc.wait(timeout=60), 0, self.crisp_log())
 
     def test_no_ready_when_it_cannot_listen(self):
-        proc = self.start(listen=os.path.join(self.tmp.name, "missing-dir", "crisp.sock"))
+        # A regular file where the socket should be: crisp refuses to replace
+        # it. (A missing folder no longer stops it: crisp creates it, issue 22.)
+        taken = os.path.join(self.tmp.name, "not-a-socket")
+        with open(taken, "w"):
+            pass
+        proc = self.start(listen=taken)
         self.assertEqual(proc.wait(timeout=60), 1, self.crisp_log())
         self.notify.setblocking(False)
         with self.assertRaises(BlockingIOError):

@@ -29,10 +29,13 @@ _IMAGE = "/runtime.v1.ImageService/"
 _METHODS = {
     name: (prefix + name, getattr(pb, name + "Request"), getattr(pb, name + "Response"))
     for prefix, names in (
-        (_RUNTIME, ("Version", "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox",
-                    "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
-                    "RemoveContainer", "ExecSync", "ContainerStatus")),
-        (_IMAGE, ("ImageStatus",)),
+        (_RUNTIME, ("Version", "Status", "RunPodSandbox", "StopPodSandbox",
+                    "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox", "PortForward",
+                    "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
+                    "ContainerStatus", "ListContainers", "UpdateContainerResources",
+                    "ReopenContainerLog", "ExecSync", "Exec", "Attach", "ContainerStats",
+                    "ListContainerStats", "ListPodSandboxStats")),
+        (_IMAGE, ("ListImages", "ImageStatus", "PullImage", "RemoveImage", "ImageFsInfo")),
     )
     for name in names
 }
@@ -76,10 +79,11 @@ class Seccomp:
     `seccomp` SecurityProfile field (F), None meaning the field is absent.
     """
 
-    def __init__(self, label, path="", profile_type=None):
+    def __init__(self, label, path="", profile_type=None, localhost_ref=""):
         self.label = label
         self.path = path
         self.profile_type = profile_type
+        self.localhost_ref = localhost_ref
 
     def apply(self, security_context):
         security_context.seccomp_profile_path = self.path
@@ -88,6 +92,7 @@ class Seccomp:
             # sub-message would stay absent instead of present-and-empty.
             security_context.seccomp.SetInParent()
             security_context.seccomp.profile_type = self.profile_type
+            security_context.seccomp.localhost_ref = self.localhost_ref
 
     def __repr__(self):
         return "Seccomp(%s)" % self.label
@@ -100,6 +105,12 @@ RUNTIME_DEFAULT = Seccomp("F=RuntimeDefault, P=runtime/default", path="runtime/d
                           profile_type=_PT.Value("RuntimeDefault"))
 # What kubelet 1.28+ sends both for "nothing set" and for explicit Unconfined.
 UNCONFINED_FIELD = Seccomp("F=Unconfined, P empty", profile_type=_PT.Value("Unconfined"))
+
+
+def localhost(path):
+    """An explicit Localhost profile, as kubelets from 1.22 on send it."""
+    return Seccomp("F=Localhost, P=localhost/" + path, path="localhost/" + path,
+                   profile_type=_PT.Value("Localhost"), localhost_ref=path)
 
 
 def pod_config(seccomp=NOTHING, log_directory=None, privileged=False, uid=None):

@@ -35,6 +35,11 @@ _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
 _cache = {}
 
 
+def arch():
+    """This machine's architecture as OCI names it."""
+    return _ARCH[platform.machine()]
+
+
 def _is_static_elf(path):
     """True if `path` is an ELF file without a PT_INTERP (dynamic loader)
     segment: a dynamic busybox would not run in a rootfs without libc."""
@@ -115,17 +120,17 @@ def build(path, name=cri_client.E2E_IMAGE):
         layer = _layer(_compile_pause(workdir))
     finally:
         shutil.rmtree(workdir)
-    arch = _ARCH[platform.machine()]
+    arch_name = arch()
     blobs = {}
     layer_desc = _blob(blobs, layer, "application/vnd.oci.image.layer.v1.tar")
-    config = {"architecture": arch, "os": "linux",
+    config = {"architecture": arch_name, "os": "linux",
               "config": {"Entrypoint": ["/pause"], "Env": ["PATH=/bin"]},
               "rootfs": {"type": "layers", "diff_ids": [layer_desc["digest"]]}}
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": _blob(blobs, _json(config), "application/vnd.oci.image.config.v1+json"),
                 "layers": [layer_desc]}
     manifest_desc = _blob(blobs, _json(manifest), manifest["mediaType"])
-    manifest_desc["platform"] = {"architecture": arch, "os": "linux"}
+    manifest_desc["platform"] = {"architecture": arch_name, "os": "linux"}
     manifest_desc["annotations"] = {"io.containerd.image.name": name,
                                     "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1]}
     files = {"oci-layout": _json({"imageLayoutVersion": "1.0.0"}),

@@ -100,6 +100,9 @@ class ComplainEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="crisp-complain-")
+        # The complainDirs are in it: crisp refuses one the runtime could not
+        # reach as others (issue 22), and mkdtemp makes 0700.
+        os.chmod(cls.tmp.name, 0o755)
         cls.probe = os.path.join(cls.tmp.name, "probe")
         subprocess.run(["cc", "-static", "-O1", "-o", cls.probe,
                         os.path.join(_HERE, "complain_probe.c")], check=True)
@@ -330,10 +333,18 @@ class ComplainEndToEnd(unittest.TestCase):
             self.assertEqual(results, {"keyctl": EPERM})
 
     def test_a_twin_that_cannot_be_written_falls_back_to_enforce_loudly(self):
+        # A complainDir crisp cannot use stops it at start (issue 22,
+        # tests/operate/test_startup_paths.py). One broken while crisp runs
+        # (here: a file where the folder was) costs that container enforce's
+        # profile, never unconfined.
+        twins = os.path.join(self.tmp.name, "twins-broken-later")
         c = Crisp(self.containerd.socket,
-                  args=["--mode", "complain", "--complain-dir", "/proc/crisp-cannot-write",
+                  args=["--mode", "complain", "--complain-dir", twins,
                         "--metrics-listen", os.path.join(self.tmp.name, "m-fallback.sock")])
         with c:
+            os.rmdir(twins)
+            with open(twins, "w"):
+                pass
             _, _, results, code = self.run_probe(c.listen, ["keyctl"], name="fallback")
             self.assertEqual(results, {"keyctl": EPERM})  # RuntimeDefault, not unconfined
             c.wait_for_log("complain: no twin for context=container")

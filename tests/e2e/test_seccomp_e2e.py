@@ -11,6 +11,7 @@ loudly (hack/install-deps.sh installs them). Run from the repo root:
         /usr/bin/python3 -m unittest -v tests/e2e/test_seccomp_e2e.py
 """
 
+import json
 import os
 import sys
 import unittest
@@ -92,6 +93,40 @@ class SeccompEndToEnd(unittest.TestCase):
         # does; the runtime must still accept them and apply no filter.
         with self.crisp() as crisp:
             self.assertEqual(self.mode(crisp.listen, privileged=True), UNCONFINED)
+
+    def test_crisp_keeps_explicit_localhost_profile(self):
+        # A profile of the node's that allows all but mkdir: the container
+        # runs under it, through crisp as directly, and crisp logs nothing.
+        profile = os.path.join(self.containerd.tmp, "no-mkdir.json")
+        with open(profile, "w") as f:
+            json.dump({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}, f)
+        with self.crisp() as crisp:
+            for socket in (self.containerd.socket, crisp.listen):
+                with self.subTest(endpoint=socket):
+                    self.assertEqual(self.mkdir_under(socket, cri_client.localhost(profile)),
+                                     (FILTER, 1, "mkdir: can't create directory '/tmp/probe': "
+                                      "Operation not permitted\n"))
+        self.assertNotIn(DEFAULTED, crisp.log())
+
+    def mkdir_under(self, socket, container_seccomp):
+        """(seccomp mode, exit code, stderr) of a mkdir in a new container."""
+        with cri_client.CriClient(socket) as cri:
+            pod = cri_client.pod_config(RUNTIME_DEFAULT)
+            pod_id = cri.call("RunPodSandbox", config=pod).pod_sandbox_id
+            try:
+                container_id = cri.call(
+                    "CreateContainer", pod_sandbox_id=pod_id, sandbox_config=pod,
+                    config=cri_client.container_config(container_seccomp)).container_id
+                cri.call("StartContainer", container_id=container_id)
+                mode = cri.call("ExecSync", container_id=container_id, timeout=30,
+                                cmd=["grep", "Seccomp:", "/proc/self/status"]).stdout
+                out = cri.call("ExecSync", container_id=container_id, timeout=30,
+                               cmd=["/bin/busybox", "mkdir", "/tmp/probe"])
+            finally:
+                cri.call("StopPodSandbox", pod_sandbox_id=pod_id)
+                cri.call("RemovePodSandbox", pod_sandbox_id=pod_id)
+        return int(mode.split()[1]), out.exit_code, out.stderr.decode()
 
     # -- through crisp, defaulting off ---------------------------------------
     def test_crisp_no_default_passes_nothing_set_through(self):

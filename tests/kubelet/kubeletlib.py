@@ -14,7 +14,6 @@ root dir are unmounted deepest first, our pods' log folders under
 /var/log/pods and /var/log/containers are removed by our namespace.
 """
 
-import base64
 import glob
 import json
 import os
@@ -29,6 +28,7 @@ import tempfile
 import time
 import urllib.parse
 
+import cri_streaming
 import host_cleanup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -195,10 +195,15 @@ class Kubelet:
             return "(no log)"
 
     def add(self, manifest):
-        path = os.path.join(self.manifests, manifest["metadata"]["name"] + ".json")
-        with open(path + ".tmp", "w") as f:
+        name = manifest["metadata"]["name"] + ".json"
+        # Written under a hidden name first (the kubelet's file source skips
+        # dot-files) and renamed: the kubelet never sees half a file, nor the
+        # temporary one as a pod of the same name (which it would start, then
+        # kill when the file is renamed).
+        tmp = os.path.join(self.manifests, "." + name + ".tmp")
+        with open(tmp, "w") as f:
             json.dump(manifest, f)
-        os.rename(path + ".tmp", path)  # the kubelet never sees half a file
+        os.rename(tmp, os.path.join(self.manifests, name))
 
     def remove(self, name):
         os.unlink(os.path.join(self.manifests, name + ".json"))
@@ -262,19 +267,11 @@ class Kubelet:
         query = "&".join(["command=" + urllib.parse.quote(c) for c in command]
                          + ["output=1", "error=1"])
         path = "/exec/%s/%s-%s/%s?%s" % (NAMESPACE, pod_name, NODE, container_name, query)
-        key = base64.b64encode(os.urandom(16)).decode()
         with self._tls() as s:
-            s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: channel.k8s.io\r\n"
-                       "\r\n" % (path, self.port, key)).encode())
-            reader = _Reader(s)
-            head = reader.until(b"\r\n\r\n")
-            if b" 101 " not in head.split(b"\r\n", 1)[0]:
-                raise AssertionError("/exec answered: %r" % (head + reader.rest())[:2000])
+            reader = cri_streaming.upgrade(s, "127.0.0.1:%d" % self.port, path, cri_streaming.V1)
             out = {1: b"", 2: b"", 3: b""}
             while True:
-                opcode, payload = _frame(reader)
+                opcode, payload = cri_streaming.read_frame(reader)
                 if opcode is None or opcode == 8:
                     break
                 if opcode in (1, 2) and payload:
@@ -283,55 +280,6 @@ class Kubelet:
             if out[3]:
                 raise AssertionError("/exec error channel: %r" % out[3])
             return out[1].decode(errors="replace"), out[2].decode(errors="replace")
-
-
-class _Reader:
-    def __init__(self, sock):
-        self.sock, self.buf = sock, b""
-
-    def _more(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            return False
-        self.buf += chunk
-        return True
-
-    def until(self, marker):
-        while marker not in self.buf:
-            if not self._more():
-                raise AssertionError("connection closed before %r: %r" % (marker, self.buf))
-        head, _, self.buf = self.buf.partition(marker)
-        return head + marker
-
-    def take(self, n):
-        while len(self.buf) < n:
-            if not self._more():
-                return None
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def rest(self):
-        try:
-            while self._more():
-                pass
-        except OSError:
-            pass
-        return self.buf
-
-
-def _frame(reader):
-    """One WebSocket frame from the server (never masked): (opcode, payload),
-    or (None, None) at the end of the connection."""
-    head = reader.take(2)
-    if head is None:
-        return None, None
-    opcode, length = head[0] & 0x0F, head[1] & 0x7F
-    if length == 126:
-        length = int.from_bytes(reader.take(2), "big")
-    elif length == 127:
-        length = int.from_bytes(reader.take(8), "big")
-    payload = reader.take(length) if length else b""
-    return opcode, payload
 
 
 # -- what the kubelet leaves on the host ----------------------------------------------------

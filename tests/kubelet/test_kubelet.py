@@ -19,6 +19,7 @@ unpacks KUBELET_XZ); without it the test prints one line saying it skipped
 and how to run it (docs/supplied-binaries.md). About 2.5 minutes.
 """
 
+import base64
 import datetime
 import json
 import os
@@ -60,6 +61,7 @@ class KubeletThroughCrisp(unittest.TestCase):
             "kubelet", ("KUBELET",), "KUBELET, or KUBELET_XZ with hack/kubelet-e2e.sh",
             "docs/kubelet-e2e.md")["KUBELET"]
         containerd.check_prerequisites()
+        cls.addClassCleanup(critestlib.host_lock())
         cls.out = os.path.join(os.environ.get("CRISP_CLIENTS_OUT") or
                                os.path.join(os.getcwd(), "build", "clients-out"), "kubelet")
         os.makedirs(cls.out, exist_ok=True)
@@ -240,34 +242,64 @@ class KubeletThroughCrisp(unittest.TestCase):
 
     def replay_check(self, recording):
         """The recording a user would make, with the expectations this test
-        knows added, replayed through an in-process crisp."""
-        expectations = {
-            # pod name -> (RunPodSandbox, CreateContainer) expectation
-            "nothing": ({"sandbox": RUNTIME_DEFAULT},
-                        {"container": RUNTIME_DEFAULT, "sandbox_config": RUNTIME_DEFAULT}),
-            "unconfined-pod": ({"unchanged": True}, {"unchanged": True}),
-            "unconfined-ctr": ({"sandbox": RUNTIME_DEFAULT}, {"sandbox_config": RUNTIME_DEFAULT}),
+        knows added, replayed through an in-process crisp. An expectation
+        names the contexts crisp must change, with what they must carry
+        (tests/fixtures/README.md): those the pod must end up with
+        RuntimeDefault in and that the kubelet did not send so (which ones
+        depends on the kubelet's version); a request with none is
+        {"unchanged": true}."""
+        defaulted = {
+            # pod name -> contexts that must reach the runtime as RuntimeDefault
+            "nothing": {"sandbox", "container", "sandbox_config"},
+            "unconfined-pod": set(),
+            "unconfined-ctr": {"sandbox", "sandbox_config"},
         }
         fixture = os.path.join(self.out, "kubelet-fixture.jsonl")
-        counted = 0
+        counted = named = 0
         with open(recording) as f, open(fixture, "w") as out:
             for line in f:
                 record = json.loads(line)
                 method = record["method"].rsplit("/", 1)[-1]
                 name = (record.get("pod") or {}).get("name", "")
-                for pod, (run, create) in expectations.items():
+                for pod, contexts in defaulted.items():
                     if name == pod + "-" + kl.NODE and method in ("RunPodSandbox",
                                                                    "CreateContainer"):
-                        record["expect"] = run if method == "RunPodSandbox" else create
+                        sent = sent_seccomp(method, record["requests"][0])
+                        expect = {c: RUNTIME_DEFAULT for c in sorted(contexts)
+                                  if c in sent and sent[c] != RUNTIME_DEFAULT}
+                        record["expect"] = expect or {"unchanged": True}
                         counted += 1
+                        named += bool(expect)
                 out.write(json.dumps(record) + "\n")
-        # three sandboxes, five containers at least (once twice)
+        # three sandboxes, five containers at least (once twice); every
+        # CreateContainer of "nothing" changed, whatever the kubelet's version
         self.assertGreaterEqual(counted, 3 + 6)
+        self.assertGreaterEqual(named, 4)
         result = subprocess.run([crisp_binary(), "replay", fixture, "--check"],
                                 capture_output=True, text=True, timeout=300)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("%d records with expectations: %d passed, 0 failed" % (counted, counted),
                       result.stdout + result.stderr)
+
+
+def sent_seccomp(method, request_b64):
+    """{context: {profile_type, localhost_ref, path}} of each security
+    context a RunPodSandbox or CreateContainer request carries, as sent
+    (profile_type None: the seccomp field is absent)."""
+    pb = cri_client.pb
+    if method == "RunPodSandbox":
+        request = pb.RunPodSandboxRequest.FromString(base64.b64decode(request_b64))
+        paths = {"sandbox": request.config}
+    else:
+        request = pb.CreateContainerRequest.FromString(base64.b64decode(request_b64))
+        paths = {"container": request.config, "sandbox_config": request.sandbox_config}
+    out = {}
+    for context, config in paths.items():
+        sc = config.linux.security_context
+        out[context] = {"profile_type": sc.seccomp.profile_type if sc.HasField("seccomp")
+                        else None,
+                        "localhost_ref": sc.seccomp.localhost_ref, "path": sc.seccomp_profile_path}
+    return out
 
 
 if __name__ == "__main__":

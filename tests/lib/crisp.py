@@ -49,6 +49,18 @@ def really_freeing_env():
             + ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0"}
 
 
+def read_only(*folders):
+    """A wrapper (Crisp(wrapper=...), or a prefix of any command line) that
+    runs the command in a private mount namespace where each of `folders`
+    is a read-only bind mount of itself: not writable, for root too, while
+    the machine's own mounts never change. Exits 97 if a mount fails. The
+    command is exec'd, so it keeps the wrapper's pid. Needs root."""
+    script = ('while [ "$1" != -- ]; do mount --bind -o ro "$1" "$1" || exit 97; shift; done; '
+              'shift; exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
+            "read-only"] + list(folders) + ["--"]
+
+
 def wait_for_socket(path, timeout=READY_TIMEOUT_S):
     """Block until a gRPC connection to unix socket `path` succeeds."""
     channel = grpc.insecure_channel("unix:" + path)
@@ -66,8 +78,11 @@ class Crisp:
     every test that stops crisp also checks it for leaks).
     """
 
-    def __init__(self, runtime_endpoint, listen=None, args=(), env=None):
+    def __init__(self, runtime_endpoint, listen=None, args=(), env=None, wrapper=()):
+        """`wrapper`: a command line crisp's own is appended to, which must
+        exec it (same pid), e.g. a private mount namespace (read_only())."""
         self._tmp = None
+        self.wrapper = list(wrapper)
         if listen is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="crisp-test-")
             listen = os.path.join(self._tmp.name, "crisp.sock")
@@ -82,7 +97,7 @@ class Crisp:
 
     # -- lifecycle -------------------------------------------------------
     def start(self, wait=True):
-        cmd = [crisp_binary(), "--listen", self.listen, "--runtime-endpoint",
+        cmd = self.wrapper + [crisp_binary(), "--listen", self.listen, "--runtime-endpoint",
                self.runtime_endpoint, "--log-level", "debug"] + self.args
         env = dict(os.environ)
         if self.env:

@@ -53,10 +53,15 @@ class RelayTestCase(unittest.TestCase):
         self.channel = channel(self.crisp.listen)
         self.addCleanup(self.channel.close)
 
+    def crisp_wrapper(self):
+        """A command line crisp's is appended to (crisp.Crisp's `wrapper`)."""
+        return ()
+
     def start_crisp(self, args=None, env=None):
         """Start a crisp (stopped, with its exit code checked, at cleanup)."""
         crisp = Crisp(self.runtime_socket, listen=os.path.join(self.dir, "crisp.sock"),
-                      args=self.crisp_args if args is None else args, env=env)
+                      args=self.crisp_args if args is None else args, env=env,
+                      wrapper=self.crisp_wrapper())
         crisp.__enter__()
         self.addCleanup(crisp.__exit__, None, None, None)
         return crisp

@@ -2,7 +2,8 @@
 down, slow, or without the pod. Every call still goes through promptly with
 the ambiguousUnconfined policy's answer, and the log and the metrics say
 why. Static pods are settled from their manifests with the API server down,
-and a node whose kubeconfig does not exist yet (not joined) still serves."""
+and a node whose kubeconfig does not exist yet (not joined) still serves,
+even without the kubeconfig's folder (issue 22)."""
 
 import os
 import sys
@@ -11,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import certs  # noqa: E402
+from crisp import read_only  # noqa: E402
 import fake_apiserver as fa  # noqa: E402
 from podspeclib import RUNTIME_DEFAULT, UNCONFINED, PodSpecTestCase  # noqa: E402
 
@@ -131,6 +133,75 @@ class NotJoinedYet(PodSpecTestCase):
         os.rename(self.real_kubeconfig, self.kubeconfig)  # kubeadm join writes it
         self.wait_synced()
         self.assertEqual(self.create("u-web"), UNCONFINED)
+
+
+class NotEvenItsFolderYet(PodSpecTestCase):
+    """issue 22: before a node joins, the kubeconfig's folder
+    (/etc/kubernetes) and the static pods' may not exist either. They are
+    the kubelet's: crisp starts without them, creates neither, and picks
+    each up when it appears."""
+
+    def add_initial_state(self):
+        self.real_kubeconfig = self.kubeconfig
+        self.kubeconfig_dir = os.path.join(os.path.dirname(self.kubeconfig), "etc-kubernetes")
+        self.kubeconfig = os.path.join(self.kubeconfig_dir, "kubelet.conf")
+        os.rmdir(self.manifests)
+        self.api.add_pod(fa.pod("web", uid="u-web", seccomp="Unconfined",
+                                containers=[("app", None)]))
+
+    def test_serves_creates_nothing_then_picks_both_up(self):
+        self.assertEqual(self.create("u-web"), RUNTIME_DEFAULT)  # no source yet: the policy
+        self.crisp.wait_for_log("cannot read the kubeconfig")
+        self.assertFalse(os.path.exists(self.kubeconfig_dir))
+        self.assertFalse(os.path.exists(self.manifests))
+        self.assertEqual(self.crisp.count_log("created folder"), 0)
+        # The kubelet writes its static pods, then kubeadm join the kubeconfig.
+        os.mkdir(self.manifests)
+        write(os.path.join(self.manifests, "kube-apiserver.yaml"), STATIC_UNCONFINED)
+        self.assertEqual(self.create("static-hash-1", container="kube-apiserver",
+                                     pod_name="kube-apiserver-node1", namespace="kube-system"),
+                         UNCONFINED)
+        self.crisp.wait_for_log("source=static-manifest")
+        os.mkdir(self.kubeconfig_dir)
+        os.rename(self.real_kubeconfig, self.kubeconfig)
+        self.wait_synced()
+        self.assertEqual(self.create("u-web"), UNCONFINED)
+
+
+class ReadOnlyFolders(PodSpecTestCase):
+    """issue 22: crisp only reads the kubeconfig, the credentials and the
+    static pod manifests: a read-only file system there (a read-only bind
+    mount in crisp's own mount namespace; needs root) changes nothing."""
+
+    def crisp_wrapper(self):
+        return read_only(self.etc, self.pki_dir)
+
+    def add_initial_state(self):
+        # As on a node: /etc/kubernetes/{kubelet.conf,manifests}, and the
+        # credentials in a folder of their own.
+        self.etc = os.path.join(os.path.dirname(self.kubeconfig), "etc-kubernetes")
+        os.mkdir(self.etc)
+        moved = os.path.join(self.etc, "kubelet.conf")
+        os.rename(self.kubeconfig, moved)
+        self.kubeconfig = moved
+        os.rmdir(self.manifests)
+        self.manifests = os.path.join(self.etc, "manifests")
+        os.mkdir(self.manifests)
+        write(os.path.join(self.manifests, "kube-apiserver.yaml"), STATIC_UNCONFINED)
+        self.api.add_pod(fa.pod("web", uid="u-web", seccomp="Unconfined",
+                                containers=[("app", None)]))
+
+    def test_reads_everything_from_read_only_folders(self):
+        self.wait_synced()
+        self.assertEqual(self.create("u-web"), UNCONFINED)
+        self.assertEqual(self.create("static-hash-1", container="kube-apiserver",
+                                     pod_name="kube-apiserver-node1", namespace="kube-system"),
+                         UNCONFINED)
+        # They really were read-only for crisp.
+        with open("/proc/%d/mountinfo" % self.crisp.proc.pid) as f:
+            mounts = {m[4]: m[5].split(",") for m in (line.split() for line in f)}
+        for folder in (self.etc, self.pki_dir):
+            self.assertIn("ro", mounts.get(folder, []), (folder, mounts))
 
 
 class EmbeddedCredentials(PodSpecTestCase):

@@ -261,8 +261,13 @@ class TheFile(RecordTestCase):
         self.assertIn("written=%d" % lines, crisp.wait_for_log("recording closed"))
 
     def test_an_unwritable_path_fails_the_start(self):
+        # A missing folder is created (issue 22, tests/operate/
+        # test_startup_paths.py); a folder where the file should be is not
+        # a recording crisp can open.
+        folder = os.path.join(self.dir, "a-folder.jsonl")
+        os.mkdir(folder)
         crisp = Crisp(self.runtime_socket, listen=os.path.join(self.dir, "crisp.sock"),
-                      args=["--record", os.path.join(self.dir, "no", "such", "dir.jsonl")])
+                      args=["--record", folder])
         crisp.start(wait=False)
         self.assertEqual(crisp.wait_exit(), 1)
         crisp.proc.stderr.close()

@@ -13,16 +13,20 @@ import base64
 import glob
 import json
 import os
+import subprocess
 import unittest
 
 import grpc
 
-from crisp import Crisp
+import cri_client
+from crisp import Crisp, crisp_binary
 from fake_runtime import FakeRuntime
 from protos import REPO, crisp_api
 from testbed import CALL_TIMEOUT_S, channel, short_tempdir
 
 FIXTURES = sorted(glob.glob(os.path.join(REPO, "tests", "fixtures", "*.jsonl")))
+# The kubelet's voice: a real kubelet's traffic through crisp, recorded.
+KUBELET = os.path.join(REPO, "tests", "fixtures", "kubelet-1.26.5-containerd-1.6.20.jsonl")
 STATUS = {code.value[0]: code for code in grpc.StatusCode}
 REWRITE_LOG = "seccomp defaulted"
 
@@ -145,6 +149,7 @@ class TestReplay(unittest.TestCase):
         names = sorted(os.path.basename(p) for p in FIXTURES)
         self.assertIn("crictl-containerd-1.6.20.jsonl", names)
         self.assertIn("kubelet-eras.jsonl", names)
+        self.assertIn(os.path.basename(KUBELET), names)
         self.assertGreater(len(load_records()), 200)
 
     def test_replay_every_record(self):
@@ -243,6 +248,55 @@ class TestReplay(unittest.TestCase):
         self.assertEqual(without_seccomp(method, forwarded, rewrites),
                          without_seccomp(method, original, rewrites),
                          "fields other than the named contexts' seccomp changed")
+
+
+class TestKubeletRecording(unittest.TestCase):
+    """The recording of a real kubelet v1.26.5 through crisp
+    (tests/fixtures/README.md): what is in it, and `crisp replay --check`
+    on it. TestReplay above replays each of its records too."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(KUBELET) as f:
+            cls.records = [json.loads(line) for line in f if line.strip()]
+
+    def named(self, method):
+        return [r for r in self.records if r["method"].endswith("/" + method)]
+
+    def test_it_holds_the_kubelets_pods_and_their_restarts(self):
+        pods = sorted(r["pod"]["name"] for r in self.named("RunPodSandbox"))
+        self.assertEqual(pods, ["nothing-crisp-kubelet-node", "unconfined-ctr-crisp-kubelet-node",
+                                "unconfined-pod-crisp-kubelet-node"])
+        pb = cri_client.pb
+        created = [pb.CreateContainerRequest.FromString(base64.b64decode(r["requests"][0]))
+                   for r in self.named("CreateContainer")]
+        names = {(c.sandbox_config.metadata.name, c.config.metadata.name) for c in created}
+        self.assertEqual(names, {("nothing-crisp-kubelet-node", "init"),
+                                 ("nothing-crisp-kubelet-node", "app"),
+                                 ("nothing-crisp-kubelet-node", "once"),
+                                 ("unconfined-pod-crisp-kubelet-node", "app"),
+                                 ("unconfined-ctr-crisp-kubelet-node", "app")})
+        # "once" exits and the kubelet creates it again: attempts 0, 1, ...
+        attempts = sorted(c.config.metadata.attempt for c in created
+                          if c.config.metadata.name == "once")
+        self.assertEqual(attempts[:2], [0, 1])
+        # Every RunPodSandbox and CreateContainer carries what crisp must forward.
+        for record in self.named("RunPodSandbox") + self.named("CreateContainer"):
+            self.assertIn("expect", record)
+        # And the rest of what a kubelet says: relists, statuses, probes, stats.
+        methods = {r["method"].rsplit("/", 1)[1] for r in self.records}
+        self.assertLessEqual({"Version", "Status", "ListPodSandbox", "ListContainers",
+                              "PodSandboxStatus", "ContainerStatus", "ExecSync", "Exec",
+                              "ListContainerStats", "ImageStatus", "ImageFsInfo",
+                              "StartContainer", "StopPodSandbox"}, methods)
+
+    def test_crisp_replay_check_passes(self):
+        n = sum("expect" in r for r in self.records)
+        result = subprocess.run([crisp_binary(), "replay", KUBELET, "--check"],
+                                capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("check: %s: %d records with expectations: %d passed, 0 failed"
+                      % (KUBELET, n, n), result.stdout)
 
 
 class TestComparison(unittest.TestCase):

@@ -1,12 +1,13 @@
-"""A private image registry for critest: Debian's docker-registry
-(the CNCF distribution registry) on 127.0.0.1, storing in a temporary
-folder, and a push over the distribution API (no docker, no skopeo).
+"""A private image registry for the tests that pull (critest, the CRI
+lifecycle test): Debian's docker-registry (the CNCF distribution registry)
+on 127.0.0.1, storing in a temporary folder, and a push over the
+distribution API (no docker, no skopeo).
 
 The port is 5000 when free, else any free port (`preferred_port=0`: any
 free port; the CRI-O tests use that to stay apart from the containerd
-critest harness): containerd reaches it through certs.d/<host>/hosts.toml
-(critestlib.py), CRI-O through registries.conf (tests/crio/criolib.py), so
-its number matters nowhere else. Cleanup is by PID: the registry is our child.
+harnesses): containerd reaches it through certs.d/<host>/hosts.toml
+(map_hosts), CRI-O through registries.conf (tests/crio/criolib.py), so its
+number matters nowhere else. Cleanup is by PID: the registry is our child.
 """
 
 import hashlib
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import tomllib
 import urllib.parse
 
 BINARY = "/usr/bin/docker-registry"
@@ -36,6 +38,35 @@ def free_port(preferred=5000):
         finally:
             s.close()
     raise RuntimeError("no free port on 127.0.0.1")
+
+
+def hosts_toml(address):
+    return ('server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n'
+            % (address, address))
+
+
+def check_hosts_toml(path, address):
+    """containerd 1.6 ignores a hosts.toml without a [host."..."] table and
+    pulls from the real registry instead: refuse such a file here."""
+    with open(path, "rb") as f:
+        doc = tomllib.load(f)
+    host = doc.get("host", {}).get("http://" + address)
+    if doc.get("server") != "http://" + address or not host or \
+            "pull" not in host.get("capabilities", []):
+        raise RuntimeError("%s does not map to http://%s with a [host] table: %r"
+                           % (path, address, doc))
+
+
+def map_hosts(certs, hosts, address):
+    """Writes (and checks) certs/<host>/hosts.toml sending each of `hosts` to
+    the registry at `address`; `certs` is then containerd's
+    registry.config_path."""
+    for host in hosts:
+        os.makedirs(os.path.join(certs, host))
+        path = os.path.join(certs, host, "hosts.toml")
+        with open(path, "w") as f:
+            f.write(hosts_toml(address))
+        check_hosts_toml(path, address)
 
 
 class Registry:
