@@ -17,7 +17,8 @@
 # how to run it, and exits 0, in CI too; given a path that does not work, it
 # fails. Without CRITEST or KUBELET, their tests say in one line each that
 # they skipped.
-# Needs root. Takes 15-40 minutes with critest (six runs), 5 without.
+# Needs root. Takes 19-26 minutes here with critest (six runs) and the
+# kubelet, 1-2 minutes with neither.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}

@@ -20,7 +20,7 @@ reason and its failure message.
 Needs CRIO (and PINNS) and CRITEST; without them it says it skipped, in CI
 too. CRISP_CRIO_CRITEST_SETTINGS=false (or true) runs one setting only;
 CRISP_CRITEST_FOCUS=REGEX narrows the specs (then only compared).
-About 10-30 minutes: six critest runs of 100-300 s.
+About 10-20 minutes: six critest runs of 90-270 s.
 """
 
 import os
@@ -45,7 +45,7 @@ FLAKY = {
     "[k8s.io] Container runtime should support basic operations on container runtime "
     "should support execSync with timeout [Conformance]":
     "after the 1 s ExecSync timeout the `sleep` is mostly still running when the spec "
-    "looks; it failed in 11 of the 12 runs of two full runs of this test, directly and "
+    "looks; it failed in 17 of the 18 runs of three full runs of this test, directly and "
     "through crisp alike (docs/crio.md)",
     "[k8s.io] Streaming runtime should support streaming interfaces runtime should support "
     "exec with tty=true and stdin=true [Conformance]":
