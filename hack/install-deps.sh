@@ -33,6 +33,9 @@ packages=(
 	# CRI-O (tests/crio, docs/crio.md): the binaries come from the user (CRIO,
 	# PINNS); its container monitor comes from Debian, like runc and CNI
 	conmon
+	# the kind tests' offline node and pod images (hack/kind-node-image.sh,
+	# docs/kind.md); docker itself is the user's (Debian's docker.io or Docker's)
+	debootstrap
 )
 
 # Download only: Debian's dynamic busybox, which the critest stand-in images

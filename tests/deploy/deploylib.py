@@ -29,6 +29,7 @@ KUBELET_ENV = os.path.join(DEPLOY, "kubelet", "kubelet.env")
 CRIO_KUBELET_ENV = os.path.join(DEPLOY, "crio", "kubelet.env")
 INSTALLER = os.path.join(DEPLOY, "daemonset", "install.sh")
 KIND_CONFIG = os.path.join(DEPLOY, "kind", "kind-config.yaml")
+KIND_PODSPEC_DROPIN = os.path.join(DEPLOY, "kind", "31-podspec-kind.conf")
 KIND_UP = os.path.join(REPO, "hack", "kind-up.sh")
 DAEMONSET = os.path.join(DEPLOY, "daemonset", "daemonset.yaml")
 

@@ -166,6 +166,19 @@ class DaemonSets(unittest.TestCase):
         self.assertEqual(ignore[0], "*")
         self.assertEqual(sorted(ignore[1:]), sorted("!" + s for s in sources))
 
+    def test_root_dockerignore_is_the_same_for_the_legacy_builder(self):
+        def patterns(path):
+            return [line for line in deploylib.read(path).splitlines()
+                    if line and not line.startswith("#")]
+        self.assertEqual(patterns(os.path.join(deploylib.REPO, ".dockerignore")),
+                         patterns(os.path.join(deploylib.DEPLOY, "daemonset",
+                                               "Dockerfile.dockerignore")))
+
+    def test_base_image_is_a_build_argument(self):
+        # Offline, a local base image (hack/kind-node-image.sh --base-image).
+        dockerfile = deploylib.read(os.path.join(deploylib.DEPLOY, "daemonset", "Dockerfile"))
+        self.assertIn("ARG BASE=debian:bookworm-slim\nFROM ${BASE}\n", dockerfile)
+
     def test_image_name_matches_build_instructions(self):
         dockerfile = deploylib.read(os.path.join(deploylib.DEPLOY, "daemonset", "Dockerfile"))
         images = {c["image"] for d in self.docs if d["kind"] == "DaemonSet"

@@ -103,6 +103,13 @@ class SystemdAccepts(unittest.TestCase):
                                    "--threshold=%d" % MAX_EXPOSURE_WITH_NETWORK, "crisp.service")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
+    def test_verify_unit_with_kind_podspec_dropins(self):
+        self.root.put("/etc/systemd/system/crisp.service.d/30-podspec.conf",
+                      src=deploylib.PODSPEC_DROPIN)
+        self.root.put("/etc/systemd/system/crisp.service.d/31-podspec-kind.conf",
+                      src=deploylib.KIND_PODSPEC_DROPIN)
+        self.verify("crisp.service")
+
     def test_verify_unit_with_complain_dropin(self):
         self.root.put("/etc/systemd/system/crisp.service.d/40-complain.conf",
                       src=deploylib.COMPLAIN_DROPIN)
@@ -187,6 +194,24 @@ class UnitSays(unittest.TestCase):
         self.assertEqual(self.unit.get("Service", "ProtectSystem"), "strict")
         self.assertIsNone(self.unit.get("Service", "User"))  # root: the runtime socket
         self.assertIsNone(self.unit.get("Service", "PrivateUsers"))
+
+    def test_kind_podspec_dropin_adds_only_the_kubeconfig(self):
+        """deploy/kind/31-podspec-kind.conf repeats the unit's command line
+        with --kubeconfig added, and finds the libraries mounted beside a
+        pod-spec crisp (hack/kind-up.sh --pod-spec)."""
+        unit = deploylib.Unit(deploylib.UNIT, [deploylib.PODSPEC_DROPIN,
+                                               deploylib.KIND_PODSPEC_DROPIN])
+        self.assertEqual(unit.exec_start(), self.argv + ["--kubeconfig",
+                                                         "/etc/kubernetes/kubelet.conf"])
+        argv = unit.exec_start({"CRISP_OPTS": "--log-level=debug"})
+        self.assertEqual(argv[-1], "--log-level=debug")
+        self.assertEqual(unit.environment("/nonexistent")["LD_LIBRARY_PATH"],
+                         "/usr/local/lib/crisp")
+        self.assertIn("AF_INET", unit.get("Service", "RestrictAddressFamilies"))
+        self.assertEqual(unit.get("Service", "PrivateNetwork"), "no")
+        # A crisp with the pod-spec source (this build) takes that line.
+        result = deploylib.run([deploylib.crisp_binary()] + argv[1:] + ["--version"])
+        self.assertEqual(result.returncode, 0, result.stderr)
 
     def test_kubelet_dropin(self):
         dropin = deploylib.Unit(deploylib.KUBELET_DROPIN)
