@@ -32,6 +32,9 @@ packages=(
 	# CNI for its pods, and xz for the tarballs a user gives
 	# (CRI_TOOLS_TARBALL, KUBELET_XZ)
 	docker-registry containernetworking-plugins iptables iproute2 util-linux procps xz-utils
+	# CRI-O (tests/crio, docs/crio.md): the binaries come from the user (CRIO,
+	# PINNS); its container monitor comes from Debian, like runc and CNI
+	conmon
 	# the kind tests' offline node and pod images (hack/kind-node-image.sh,
 	# docs/kind.md); docker itself is the user's (Debian's docker.io or Docker's)
 	debootstrap

@@ -6,10 +6,12 @@
 # unit tests, gRPC-level tests against a fake runtime, fixture replay, and
 # end-to-end tests that start and stop their own private containerd.
 # Then, once, after the normal build's tests: the real clients, critest
-# (hack/critest.sh) and a kubelet (hack/kubelet-e2e.sh), and kind clusters
-# (hack/kind-e2e.sh). Their binaries are not Debian's and come only from the
-# user: CRI_TOOLS_TARBALL and KUBELET_XZ (or CRITEST/CRICTL and KUBELET), KIND
-# with KIND_NODE_IMAGE or K8S_BIN_DIR and KIND_SRC. Without them each prints
+# (hack/critest.sh) and a kubelet (hack/kubelet-e2e.sh), kind clusters
+# (hack/kind-e2e.sh), and crisp in front of a real CRI-O (hack/crio-e2e.sh).
+# Their binaries are not Debian's and come only from the user:
+# CRI_TOOLS_TARBALL and KUBELET_XZ (or CRITEST/CRICTL and KUBELET), KIND
+# with KIND_NODE_IMAGE or K8S_BIN_DIR and KIND_SRC, CRIO and PINNS (with
+# CRITEST and KUBELET, critest and a kubelet against CRI-O too). Without them each prints
 # one line saying it skipped and how to run it, in CI too, and the summary
 # at the end lists what was skipped (docs/supplied-binaries.md).
 #
@@ -51,6 +53,8 @@ for variant in build build-asan; do
 		hack/kubelet-e2e.sh build || status=1
 		echo "== build: crisp in kind clusters"
 		hack/kind-e2e.sh build || status=1
+		echo "== build: crisp in front of a real CRI-O"
+		hack/crio-e2e.sh build || status=1
 	fi
 done
 

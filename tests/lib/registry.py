@@ -3,9 +3,11 @@ lifecycle test): Debian's docker-registry (the CNCF distribution registry)
 on 127.0.0.1, storing in a temporary folder, and a push over the
 distribution API (no docker, no skopeo).
 
-The port is 5000 when free, else any free port: containerd reaches it
-through certs.d/<host>/hosts.toml (map_hosts), so its number matters
-nowhere else. Cleanup is by PID: the registry is our child.
+The port is 5000 when free, else any free port (`preferred_port=0`: any
+free port; the CRI-O tests use that to stay apart from the containerd
+harnesses): containerd reaches it through certs.d/<host>/hosts.toml
+(map_hosts), CRI-O through registries.conf (tests/crio/criolib.py), so its
+number matters nowhere else. Cleanup is by PID: the registry is our child.
 """
 
 import hashlib
@@ -68,7 +70,8 @@ def map_hosts(certs, hosts, address):
 
 
 class Registry:
-    def __init__(self):
+    def __init__(self, preferred_port=5000):
+        self.preferred_port = preferred_port
         self.tmp = self.proc = self.port = None
         self.log_path = None
 
@@ -80,7 +83,7 @@ class Registry:
         if not os.access(BINARY, os.X_OK):
             raise RuntimeError("%s missing (install docker-registry: hack/install-deps.sh)" % BINARY)
         self.tmp = tempfile.mkdtemp(prefix="crisp-registry-")
-        self.port = free_port()
+        self.port = free_port(self.preferred_port)
         config = os.path.join(self.tmp, "config.yml")
         with open(config, "w") as f:
             f.write("version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n"
