@@ -1,8 +1,8 @@
 /* The call observer (call_observer.h) that feeds the recorder: it copies each call's
  * messages, identity and status into a crisp_call_record and submits it when
- * the call ends. Its callbacks run on gRPC's queue threads under the call's
- * lock, so they only copy bytes (within the recorder's memory budget) and
- * never block or log; everything else happens on the recorder's thread. */
+ * the call ends. Its callbacks run on the relay's loop, so they only copy
+ * bytes (within the recorder's memory budget) and never block or log;
+ * everything else happens on the recorder's thread. */
 #ifndef CRISP_RECORD_TAP_H
 #define CRISP_RECORD_TAP_H
 
