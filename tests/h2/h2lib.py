@@ -26,6 +26,7 @@ h2spec's verifiers (which are described in ../shared/design/h2spec.md):
 
 import base64
 import os
+import select
 import socket
 import struct
 import time
@@ -521,6 +522,15 @@ class H2Client:
             first.headers = [(bytes(k), bytes(v)) for k, v in decoded]
             f.headers = first.headers
 
+    def available(self):
+        """A frame (or the close) can be read without waiting for crisp."""
+        if self.closed:
+            return True
+        have = len(self.buf) - self.rpos
+        if have >= 9 and have >= 9 + int.from_bytes(self.buf[self.rpos:self.rpos + 3], "big"):
+            return True
+        return bool(select.select([self.sock], [], [], 0)[0])
+
     def frames(self, timeout=None):
         """Frames until the connection closes (each read bounded)."""
         while True:
@@ -760,7 +770,8 @@ class H2Harness:
         block = client.encode(grpc_request_headers(method, extra=extra))
         body = b"".join(grpc_message(m) for m in messages)
         if body:
-            client.send(headers_frame(sid, block), data_frame(sid, body, end_stream=end))
+            client.send(headers_frame(sid, block))
+            client.send_data(sid, body, end_stream=end)
         else:
             client.send(headers_frame(sid, block, end_stream=end))
         return sid
