@@ -354,6 +354,7 @@ class H2Client:
         self.server_settings = {}
         self.handshake_frames = []
         self.history = []  # every frame and event read, for failure messages
+        self.stash = {}  # stream id -> frames read_response kept for later
         self.next_stream_id = 1
         self.send_window = {}  # what this client may send, per stream (0: connection)
         self.recv_window = {}  # what crisp may send, per stream, as far as told
@@ -653,16 +654,24 @@ class H2Client:
 
     def read_response(self, stream_id):
         """One whole response on `stream_id`: returns a Response (headers,
-        DATA bytes, trailers). Frames on other streams are skipped; a reset
-        or GOAWAY fails."""
+        DATA bytes, trailers). Frames of other streams read meanwhile are
+        kept for their own read_response; a reset or GOAWAY fails."""
         resp = Response(stream_id)
         ending = False  # END_STREAM seen on a HEADERS whose block goes on
-        for f in self.frames():
+
+        def frames():
+            while self.stash.get(stream_id):
+                yield self.stash[stream_id].pop(0)
+            yield from self.frames()
+
+        for f in frames():
             if f is CLOSED:
                 raise self.error("the response on stream %d" % stream_id, "the connection closed")
             if f.stream_id != stream_id:
                 if f.type == GOAWAY and f.error_code != NO_ERROR:
                     raise self.error("the response on stream %d" % stream_id, repr(f))
+                if f.stream_id != 0:
+                    self.stash.setdefault(f.stream_id, []).append(f)
                 continue
             if f.type == RST_STREAM:
                 raise self.error("the response on stream %d" % stream_id, repr(f))
@@ -799,16 +808,21 @@ class H2TestCase(H2Harness, unittest.TestCase):
             self.addCleanup(self.raw.stop)
         else:
             self.fake = FakeRuntime(self.runtime_socket).start()
-            self.addCleanup(self.fake.stop)
+            # (self.fake at cleanup time: a test may have started another)
+            self.addCleanup(lambda: self.fake.stop())
         self.crisp = self.start_h2_crisp(self.runtime_socket)
         if self.runtime != "raw":
             # Held calls must not make crisp's shutdown wait for them.
-            self.addCleanup(self.fake.release)
+            self.addCleanup(lambda: self.fake.release())
         self.addCleanup(self.assert_crisp_serves)
+
+    expect_exit = False  # a test that stops crisp itself sets it
 
     def assert_crisp_serves(self):
         """A new connection gets its handshake, a PING answer and a call
         answered: whatever the test did, crisp serves the next client."""
+        if self.expect_exit:
+            return
         self.assertIsNone(self.crisp.proc.poll(), "crisp exited; its log:\n" + self.crisp.log())
         c = H2Client(self.crisp.listen, log=self.crisp.log)
         try:

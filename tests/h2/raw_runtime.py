@@ -10,6 +10,7 @@ a test reads is guarded by one condition variable, and every wait on it is
 bounded.
 """
 
+import os
 import socket
 import threading
 
@@ -19,7 +20,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from h2lib import ALIVE, WAIT_S, grpc_message, grpc_messages
+from h2lib import ALIVE, WAIT_S, goaway_frame, grpc_message, grpc_messages
 
 
 class RawStream:
@@ -59,7 +60,8 @@ class RawConn:
         })
         self.outbox = {}  # stream id -> [bytearray to send, trailers or None]
         self.stalled = set()  # stream ids whose request bytes are not given back
-        self.goaway_received = False
+        self.goaway_received = None  # crisp's GOAWAY error code
+        self.ping_acks = []
         self.closed = False
 
     def flush(self):
@@ -73,14 +75,15 @@ class RawConn:
     def pump(self):
         """Sends what the windows allow of each stream's queued answer."""
         for sid in list(self.outbox):
-            buf, trailers = self.outbox[sid]
+            buf, trailers, pad, chunk = self.outbox[sid]
+            cost = 0 if pad is None else pad + 1
             try:
                 while buf:
-                    n = min(len(buf), self.h2.local_flow_control_window(sid),
-                            self.h2.max_outbound_frame_size)
+                    n = min(len(buf), self.h2.local_flow_control_window(sid) - cost,
+                            self.h2.max_outbound_frame_size - cost, chunk or len(buf))
                     if n <= 0:
                         break
-                    self.h2.send_data(sid, bytes(buf[:n]))
+                    self.h2.send_data(sid, bytes(buf[:n]), pad_length=pad)
                     del buf[:n]
                 if not buf:
                     del self.outbox[sid]
@@ -214,7 +217,9 @@ class RawRuntime:
                     st.closed = True
                 conn.outbox.pop(ev.stream_id, None)
             elif isinstance(ev, h2.events.ConnectionTerminated):
-                conn.goaway_received = True
+                conn.goaway_received = ev.error_code
+            elif isinstance(ev, h2.events.PingAckReceived):
+                conn.ping_acks.append(bytes(ev.ping_data))
             elif isinstance(ev, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
                 pass  # pump() runs after every batch of events
             else:
@@ -229,9 +234,10 @@ class RawRuntime:
 
     # -- answering -------------------------------------------------------------
     def respond(self, st, messages=(), status=0, initial=(), trailing=(), trailers_only=False,
-                end=True):
-        """Answers `st`: HEADERS, the messages (as the window allows), then
-        the trailers with grpc-status; or one HEADERS (Trailers-Only)."""
+                end=True, pad=None, chunk=None):
+        """Answers `st`: HEADERS, the messages (as the window allows, in DATA
+        frames of at most `chunk` octets padded with `pad`), then the
+        trailers with grpc-status; or one HEADERS (Trailers-Only)."""
         conn = st.conn
         with conn.lock:
             st.answered = True
@@ -244,7 +250,8 @@ class RawRuntime:
                 else:
                     conn.h2.send_headers(st.id, base + list(initial))
                     body = b"".join(grpc_message(m) for m in messages)
-                    conn.outbox[st.id] = [bytearray(body), status_fields if end else None]
+                    conn.outbox[st.id] = [bytearray(body), status_fields if end else None,
+                                          pad, chunk]
             except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
                 pass
             conn.pump()
@@ -269,12 +276,23 @@ class RawRuntime:
             st.conn.flush()
 
     def goaway(self, conn, code=0, last_stream_id=None):
-        """GOAWAY on `conn` (the listener stays open)."""
+        """GOAWAY on `conn`, written by hand: python3-h2 would refuse to
+        finish the calls in flight after its own. The listener stays open."""
+        if last_stream_id is None:
+            last_stream_id = max([s.id for s in self.streams if s.conn is conn] or [0])
+        self.send_raw(conn, goaway_frame(last_stream_id, code))
+
+    def ping(self, conn):
+        """A PING to crisp, waiting for its ACK: crisp has read everything
+        this runtime sent before."""
+        data = os.urandom(8)
         with conn.lock:
-            conn.h2.close_connection(error_code=code, last_stream_id=last_stream_id)
+            conn.h2.ping(data)
             conn.flush()
+        self.wait_for(lambda: data in conn.ping_acks, "the ACK of a PING")
 
     def send_raw(self, conn, data):
+        """Bytes to crisp as they are (any frame, valid or not)."""
         with conn.lock:
             conn.sock.sendall(data)
 
