@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fake_runtime import Script  # noqa: E402
+from fake_runtime import FakeRuntime, Script  # noqa: E402
 from h2lib import (  # noqa: E402
     DATA, GOAWAY, NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM, RST_STREAM,
     SETTINGS, WINDOW_UPDATE, H2TestCase, frame, goaway_frame, grpc_request_headers,
@@ -101,6 +101,30 @@ class TestRuntimeGoaway(H2TestCase):
         self.raw.respond(st2, [b"second answer"])
         resp = c.read_response(second)
         self.assertEqual((resp.status, resp.messages), (0, [b"second answer"]))
+
+
+class TestRuntimeStopping(H2TestCase):
+
+    def test_runtime_stopping_gracefully(self):
+        """The gRPC runtime stops gracefully: its call finishes, new calls reach the next."""
+        old = self.fake
+        old.script(HELD, Script(responses=[b"old answer"], hold=True))
+        c = self.client()
+        first = self.call(c, HELD, [b"first"])
+        [call] = old.wait_for_calls(1, HELD)
+        stopped = old._server.stop(grace=60)  # GOAWAY; the call in flight may finish
+        self.crisp.wait_for_log("the runtime sent GOAWAY")
+        self.fake = FakeRuntime(self.runtime_socket).start()  # the next runtime, same socket
+        self.addCleanup(old.stop)
+        second = self.call(c, SECOND, [b"second"])
+        resp = c.read_response(second)
+        self.assertEqual((resp.status, resp.messages), (0, [b"second"]))
+        self.assertEqual(len(self.fake.calls(SECOND)), 1)
+        old.release()
+        resp = c.read_response(first)
+        self.assertEqual((resp.status, resp.messages), (0, [b"old answer"]))
+        self.assertTrue(stopped.wait(60), "the old runtime did not finish stopping")
+        self.assertFalse(call.cancelled, call)
 
 
 class TestCrispGoaway(H2TestCase):
