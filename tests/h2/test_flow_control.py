@@ -72,7 +72,24 @@ class Exchange:
         if self.held.get(sid):
             self.c.grant(sid, self.held.pop(sid))
 
+    def summary(self):
+        c = self.c
+        lines = ["connection: may send %d" % c.send_window_of(0)]
+        for sid in sorted(self.bodies):
+            left = len(self.uploads[sid][0]) if sid in self.uploads else 0
+            lines.append("stream %d: %d octets still to send (window %d), %d received%s%s" % (
+                sid, left, c.send_window_of(sid), len(self.bodies[sid]),
+                ", ended" if sid in self.done else "",
+                ", stalled" if sid in self.stalled else ""))
+        return "\n".join(lines)
+
     def run(self, until):
+        try:
+            self._run(until)
+        except AssertionError as e:
+            raise AssertionError("%s\nthe calls when it failed:\n%s" % (e, self.summary()))
+
+    def _run(self, until):
         c = self.c
         while not until():
             progress = False
