@@ -112,10 +112,9 @@ class TestRuntimeStopping(H2TestCase):
         c = self.client()
         first = self.call(c, HELD, [b"first"])
         [call] = old.wait_for_calls(1, HELD)
-        stopped = old._server.stop(grace=60)  # GOAWAY; the call in flight may finish
+        stopped = old.stop_gracefully(60)  # GOAWAY; the call in flight may finish
         self.crisp.wait_for_log("the runtime sent GOAWAY")
         self.fake = FakeRuntime(self.runtime_socket).start()  # the next runtime, same socket
-        self.addCleanup(old.stop)
         second = self.call(c, SECOND, [b"second"])
         resp = c.read_response(second)
         self.assertEqual((resp.status, resp.messages), (0, [b"second"]))
