@@ -18,7 +18,7 @@ import grpc  # noqa: E402
 
 from fake_runtime import Script, payload  # noqa: E402
 from h2lib import (  # noqa: E402
-    CLOSED, DATA, END_STREAM, HEADERS, INITIAL_WINDOW_SIZE, H2TestCase, data_frame,
+    CLOSED, DATA, END_STREAM, HEADERS, INITIAL_WINDOW_SIZE, MAX_WINDOW, H2TestCase, data_frame,
     grpc_message, grpc_request_headers, headers_frame, ping_frame, window_update_frame)
 from protos import crisp_api  # noqa: E402
 from testbed import CLIENT_OPTIONS  # noqa: E402
@@ -26,6 +26,8 @@ from testbed import CLIENT_OPTIONS  # noqa: E402
 MiB = 1024 * 1024
 ECHO = "/crisp.test.Flow/Echo"
 SLOW = "/crisp.test.Flow/Slow"
+BIG = "/crisp.test.Flow/Big"
+SINK = "/crisp.test.Flow/Sink"
 CREATE = "/runtime.v1.RuntimeService/CreateContainer"
 
 
@@ -154,6 +156,50 @@ class TestBigMessages(H2TestCase):
         ex.run(lambda: slow in ex.done)
         self.assertTrue(bytes(ex.bodies[slow]) == grpc_message(payload(4 * MiB, 7)),
                         "the stalled response was altered")
+
+
+class TestManyAtOnce(H2TestCase):
+    """Many streams' worth of DATA queued at once in crisp, with nothing
+    else happening on either connection: every byte must still go out.
+    (crisp writes a bounded amount per turn; what is left must go without
+    waiting for the peer to say something.) Twenty rounds, each on a new
+    connection."""
+
+    ROUNDS = 20
+    STREAMS = 16
+
+    @unittest.expectedFailure  # crisp misbehaves (temporary mark, see the report)
+    def test_answers_to_a_client_that_only_reads(self):
+        """16 x 1 MiB answers to a client that opened its windows once and only reads, 20 times."""
+        self.fake.script(BIG, Script.big(1 * MiB, seed=8))
+        want = grpc_message(payload(1 * MiB, 8))
+        for r in range(self.ROUNDS):
+            c = self.client(settings=[(INITIAL_WINDOW_SIZE, MAX_WINDOW)], auto_window=False)
+            c.check_flow = True
+            c.grant(0, MAX_WINDOW - 65535)
+            sids = [self.call(c, BIG, [b""]) for _ in range(self.STREAMS)]
+            for sid in sids:
+                resp = c.read_response(sid)
+                self.assertEqual(resp.status, 0)
+                self.assertTrue(bytes(resp.body) == want, "round %d: stream %d altered" % (r, sid))
+            c.close()
+
+    @unittest.expectedFailure  # crisp misbehaves (temporary mark, see the report)
+    def test_uploads_to_a_runtime_that_only_reads(self):
+        """16 x 1 MiB uploads at once, each answered once it is whole, 20 times."""
+        self.fake.script(SINK, responses=[b"got it"])
+        body = grpc_message(payload(1 * MiB, 9))
+        for r in range(self.ROUNDS):
+            c = self.client(auto_window=False)
+            ex = Exchange(self, c)
+            for _ in range(self.STREAMS):
+                ex.start(SINK, body)
+            ex.run(lambda: len(ex.done) == self.STREAMS)
+            for sid in ex.bodies:
+                self.assertEqual(bytes(ex.bodies[sid]), grpc_message(b"got it"))
+            c.close()
+        self.assertEqual([k.requests for k in self.fake.calls(SINK)],
+                         [[payload(1 * MiB, 9)]] * self.ROUNDS * self.STREAMS)
 
 
 class TestSlowRuntime(H2TestCase):
