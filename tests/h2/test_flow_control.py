@@ -24,6 +24,10 @@ from protos import crisp_api  # noqa: E402
 from testbed import CLIENT_OPTIONS  # noqa: E402
 
 MiB = 1024 * 1024
+# A wait for crisp's next frame where a stall is what is tested: long for
+# any frame crisp owes (even under ASan), short enough to keep the module
+# well under its budget when crisp does stall.
+STALL_S = 15
 ECHO = "/crisp.test.Flow/Echo"
 SLOW = "/crisp.test.Flow/Slow"
 BIG = "/crisp.test.Flow/Big"
@@ -175,6 +179,7 @@ class TestManyAtOnce(H2TestCase):
         want = grpc_message(payload(1 * MiB, 8))
         for r in range(self.ROUNDS):
             c = self.client(settings=[(INITIAL_WINDOW_SIZE, MAX_WINDOW)], auto_window=False)
+            c.timeout = STALL_S
             c.check_flow = True
             c.grant(0, MAX_WINDOW - 65535)
             sids = [self.call(c, BIG, [b""]) for _ in range(self.STREAMS)]
@@ -191,6 +196,7 @@ class TestManyAtOnce(H2TestCase):
         body = grpc_message(payload(1 * MiB, 9))
         for r in range(self.ROUNDS):
             c = self.client(auto_window=False)
+            c.timeout = STALL_S
             ex = Exchange(self, c)
             for _ in range(self.STREAMS):
                 ex.start(SINK, body)
@@ -240,6 +246,7 @@ class TestResponseEnd(H2TestCase):
         message = payload(100000, 400)
         body = grpc_message(message)
         c = self.client(settings=[(INITIAL_WINDOW_SIZE, 0)], auto_window=False)
+        c.timeout = STALL_S
         c.grant(0, 1 * MiB)
         sid = self.call(c, ECHO, [message])
         [st] = self.raw.wait_streams(1, ECHO)
