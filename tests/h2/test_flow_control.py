@@ -172,7 +172,6 @@ class TestManyAtOnce(H2TestCase):
     ROUNDS = 20
     STREAMS = 16
 
-    @unittest.expectedFailure  # crisp misbehaves (temporary mark, see the report)
     def test_answers_to_a_client_that_only_reads(self):
         """16 x 1 MiB answers to a client that opened its windows once and only reads, 20 times."""
         self.fake.script(BIG, Script.big(1 * MiB, seed=8))
@@ -189,7 +188,6 @@ class TestManyAtOnce(H2TestCase):
                 self.assertTrue(bytes(resp.body) == want, "round %d: stream %d altered" % (r, sid))
             c.close()
 
-    @unittest.expectedFailure  # crisp misbehaves (temporary mark, see the report)
     def test_uploads_to_a_runtime_that_only_reads(self):
         """16 x 1 MiB uploads at once, each answered once it is whole, 20 times."""
         self.fake.script(SINK, responses=[b"got it"])
@@ -261,7 +259,6 @@ class TestResponseEnd(H2TestCase):
         # Only now does the runtime end its answer.
         return c, sid, st
 
-    @unittest.expectedFailure  # crisp misbehaves (temporary mark, see the report)
     def test_trailers_reach_a_client_with_no_window_left(self):
         """The runtime's trailers, sent after the client's window is used up, reach the client."""
         c, sid, st = self.exact_window_call()
@@ -270,7 +267,6 @@ class TestResponseEnd(H2TestCase):
         self.assertTrue(f.flags & END_STREAM, repr(f))
         self.assertEqual(f.header_dict().get(b"x-after"), b"the window closed")
 
-    @unittest.expectedFailure  # crisp misbehaves (temporary mark, see the report)
     def test_end_stream_reaches_a_client_with_no_window_left(self):
         """A runtime ending with DATA END_STREAM, no trailers: the client's stream ends."""
         c, sid, st = self.exact_window_call()

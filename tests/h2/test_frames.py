@@ -61,7 +61,6 @@ class TestContinuation(H2TestCase):
                           if k.startswith("x-meta-")], extra)
 
 
-    @unittest.expectedFailure  # crisp misbehaves (temporary mark, see the report)
     def test_too_many_continuations_is_a_connection_error(self):
         """A header block in more CONTINUATIONs than crisp takes: GOAWAY, then the close."""
         c = self.client()
