@@ -166,14 +166,14 @@ class TestManyAtOnce(H2TestCase):
     """Many streams' worth of DATA queued at once in crisp, with nothing
     else happening on either connection: every byte must still go out.
     (crisp writes a bounded amount per turn; what is left must go without
-    waiting for the peer to say something.) Twenty rounds, each on a new
+    waiting for the peer to say something.) Forty rounds, each on a new
     connection."""
 
-    ROUNDS = 20
+    ROUNDS = 40
     STREAMS = 16
 
     def test_answers_to_a_client_that_only_reads(self):
-        """16 x 1 MiB answers to a client that opened its windows once and only reads, 20 times."""
+        """16 x 1 MiB answers to a client that opened its windows once and only reads, 40 times."""
         self.fake.script(BIG, Script.big(1 * MiB, seed=8))
         want = grpc_message(payload(1 * MiB, 8))
         for r in range(self.ROUNDS):
@@ -189,7 +189,7 @@ class TestManyAtOnce(H2TestCase):
             c.close()
 
     def test_uploads_to_a_runtime_that_only_reads(self):
-        """16 x 1 MiB uploads at once, each answered once it is whole, 20 times."""
+        """16 x 1 MiB uploads at once, each answered once it is whole, 40 times."""
         self.fake.script(SINK, responses=[b"got it"])
         body = grpc_message(payload(1 * MiB, 9))
         for r in range(self.ROUNDS):
