@@ -15,7 +15,7 @@ packages=(
 	libcmocka-dev
 	# gRPC-level tests, replay and e2e clients (Debian's own python3)
 	python3 python3-grpcio python3-protobuf protobuf-compiler
-	# HTTP/2 frame-level tests (tests/h2): any frame, valid or not
+	# HTTP/2-level tests (tests/h2): raw frames, valid or not, and HPACK
 	python3-h2 python3-hyperframe python3-hpack
 	# the real runtime for end-to-end tests and the demo, and an image rootfs
 	containerd runc busybox-static
