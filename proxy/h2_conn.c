@@ -339,9 +339,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         if (r < 0) {
                 /* Fatal for the connection (a bad client preface, a flood, no
-                 * memory); protocol errors nghttp2 answers itself with GOAWAY. */
+                 * memory); protocol errors nghttp2 answers itself with GOAWAY.
+                 * A flood gets a GOAWAY too before the close (RFC 9113
+                 * §5.4.1): the session is whole, only the peer is too much. */
                 log_warn("%s connection: %s; closing it", c->role == H2_DOWN ? "client" : "runtime",
                          nghttp2_strerror((int)r));
+                if ((r == NGHTTP2_ERR_FLOODED || r == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) &&
+                    nghttp2_session_terminate_session(c->session, NGHTTP2_ENHANCE_YOUR_CALM) == 0) {
+                        h2_conn_want_flush(c); /* the flush closes it once written */
+                        return;
+                }
                 h2_conn_close(c, nghttp2_strerror((int)r));
                 return;
         }

@@ -118,6 +118,7 @@ struct relay_flow {
         bool eof;             /* the sender ended its side */
         bool deferred;        /* the data provider is waiting for bytes */
         bool started;         /* the data provider is attached (headers submitted) */
+        bool finished;        /* the end (END_STREAM or trailers) was handed to nghttp2 */
         size_t nocredit;      /* bytes at the head of q already consumed (the rewritten message) */
         nghttp2_nv *trailers; /* sent after the data (copied; one block) */
         size_t ntrailers;
@@ -149,6 +150,7 @@ struct relay_stream {
         bool answered;          /* crisp answered the client itself */
         bool response_complete; /* the client's stream ended (END_STREAM sent) */
         bool up_finished;       /* the runtime's stream closed (normally or not) */
+        bool up_done_early;     /* the runtime closed its stream (NO_ERROR) after answering */
         bool counted;           /* counted in the server's calls in flight */
         bool pinned;            /* a pod-spec lookup holds it */
 

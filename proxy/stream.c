@@ -230,6 +230,34 @@ static void resume(struct h2_conn *c, int32_t id, struct relay_flow *f)
         h2_conn_want_flush(c);
 }
 
+/* The response's sender is done (p2c.eof; p2c.trailers, if any). With bytes
+ * still queued, the data provider ends the stream after them. With none,
+ * the end goes now, as trailers (empty ones for a plain END_STREAM): the
+ * end of a stream is not flow-controlled, and nghttp2 does not ask a
+ * provider for more while the client's window is 0, so waiting for the
+ * provider could wait for ever. */
+static void finish_response(struct relay_stream *st)
+{
+        struct relay_flow *f = &st->p2c;
+        struct h2_conn *c = st->down;
+        if (c == NULL || c->closing || f->finished)
+                return;
+        if (f->q.bytes > 0 || !f->started) {
+                resume(c, st->down_id, f);
+                return;
+        }
+        f->finished = true;
+        int r = nghttp2_submit_trailer(c->session, st->down_id, f->trailers,
+                                       f->trailers ? f->ntrailers : 0);
+        free(f->trailers);
+        f->trailers = NULL;
+        if (r < 0) {
+                log_warn("cannot end a response method=%s: %s", st->path, nghttp2_strerror(r));
+                reset_down(st, NGHTTP2_INTERNAL_ERROR);
+        }
+        h2_conn_want_flush(c);
+}
+
 /* ---- crisp's own answers ----------------------------------------------------------- */
 
 void stream_answer(struct relay_stream *st, int code, const char *message)
@@ -265,7 +293,7 @@ void stream_answer(struct relay_stream *st, int code, const char *message)
                         st->p2c.trailers = nv_copy(trailers, 2);
                         st->p2c.ntrailers = st->p2c.trailers ? 2 : 0;
                         st->p2c.eof = true;
-                        resume(st->down, st->down_id, &st->p2c);
+                        finish_response(st);
                 }
         }
 stop_runtime:
@@ -585,7 +613,7 @@ void stream_response_trailers(struct relay_stream *st, const struct hdr_list *h)
         free(st->p2c.trailers);
         st->p2c.trailers = hdr_list_copy(h, &st->p2c.ntrailers);
         st->p2c.eof = true;
-        resume(st->down, st->down_id, &st->p2c);
+        finish_response(st);
 }
 
 void stream_response_end(struct relay_stream *st)
@@ -597,7 +625,7 @@ void stream_response_end(struct relay_stream *st)
                 st->on_own_done = NULL;
         }
         st->p2c.eof = true;
-        resume(st->down, st->down_id, &st->p2c);
+        finish_response(st);
 }
 
 /* ---- data providers ------------------------------------------------------------------ */
@@ -607,15 +635,16 @@ void stream_response_end(struct relay_stream *st)
 static ssize_t read_flow(nghttp2_session *session, int32_t stream_id, struct relay_flow *f,
                          size_t length, uint32_t *data_flags)
 {
-        if (f->q.bytes == 0 && !f->eof) {
-                f->deferred = true;
-                return NGHTTP2_ERR_DEFERRED;
+        if ((f->q.bytes == 0 && !f->eof) || f->finished) {
+                f->deferred = !f->finished;
+                return NGHTTP2_ERR_DEFERRED; /* finished: the end went as trailers */
         }
         size_t n = f->q.bytes < length ? f->q.bytes : length;
         if (n > 0)
                 *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
         if (f->eof && n == f->q.bytes) {
                 *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+                f->finished = true;
                 if (f->trailers != NULL) {
                         *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
                         int r =
@@ -680,9 +709,13 @@ void stream_response_sent(struct relay_stream *st)
         st->response_complete = true;
         if (st->down == NULL || st->down->closing)
                 return;
-        /* The answer is complete while the client still sends: it may stop
-         * (a gRPC server does the same). */
-        if (!nghttp2_session_get_stream_remote_close(st->down->session, st->down_id))
+        /* The answer is complete while the client still sends: when crisp
+         * answered, or the runtime said it needs no more (RST_STREAM
+         * NO_ERROR after its answer, as a gRPC server does), the client
+         * may stop. A relayed answer otherwise leaves the request open, as
+         * it would be without crisp. */
+        if ((st->answered || st->up_done_early) &&
+            !nghttp2_session_get_stream_remote_close(st->down->session, st->down_id))
                 reset_down(st, NGHTTP2_NO_ERROR);
 }
 
@@ -712,12 +745,17 @@ void stream_up_closed(struct relay_stream *st, uint32_t error_code)
                 st->on_own_done(st->own_arg, error_code ? code_of_reset(error_code) : CODE_UNKNOWN);
                 st->on_own_done = NULL;
         }
+        if (st->p2c.eof && error_code == NGHTTP2_NO_ERROR)
+                st->up_done_early = true; /* its answer is whole: passed on as above */
         if (!st->p2c.eof && !st->answered && st->down != NULL) {
                 /* The runtime reset the call: the client gets the same reset
                  * (REFUSED_STREAM, after a GOAWAY: the client may try again). */
                 set_status(st, code_of_reset(error_code), "", 0);
                 reset_down(st, error_code ? error_code : NGHTTP2_INTERNAL_ERROR);
         }
+        if (st->up_done_early && st->response_complete && st->down != NULL &&
+            !nghttp2_session_get_stream_remote_close(st->down->session, st->down_id))
+                reset_down(st, NGHTTP2_NO_ERROR); /* the answer had already gone */
         stream_maybe_free(st);
 }
 
