@@ -46,19 +46,6 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
         return 0;
 }
 
-static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *user_data)
-{
-        (void)session, (void)flags;
-        struct h2_conn *c = conn_of(user_data);
-        if (frame->hd.type != NGHTTP2_HEADERS)
-                return 0;
-        if (hdr_list_add(&c->hdrs, name, namelen, value, valuelen) < 0)
-                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
-        return 0;
-}
-
 /* The request's fields as src/wire/h2_request.h takes them. */
 static int check_fields(const struct hdr_list *h, bool request, int64_t *content_length,
                         const char **why)
@@ -100,7 +87,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
                                 stream_reset_client(st, NGHTTP2_PROTOCOL_ERROR, why);
                                 break;
                         }
-                        stream_request_headers(st, &c->hdrs, false);
+                        stream_request_headers(st, &c->hdrs);
                         if (end)
                                 request_end(st);
                 } else if (!end || check_fields(&c->hdrs, false, NULL, &why) < 0) {
@@ -292,36 +279,13 @@ static int invalid_frame(nghttp2_session *session, const nghttp2_frame *frame, i
 
 int downstream_init(struct crisp_server *srv)
 {
-        nghttp2_session_callbacks *cb;
-        if (nghttp2_session_callbacks_new(&cb) != 0)
-                return -ENOMEM;
-        nghttp2_session_callbacks_set_send_callback(cb, h2_conn_send_cb);
-        nghttp2_session_callbacks_set_send_data_callback(cb, h2_conn_send_data_cb);
-        nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-        nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-        nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-        nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-        nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, invalid_frame);
-        srv->down_callbacks = cb;
-
-        nghttp2_option *opt;
-        if (nghttp2_option_new(&opt) != 0)
-                return -ENOMEM;
-        /* Closed streams are forgotten at once. A server session would keep
-         * up to its concurrent-stream limit of them (4096 here, about 1 MiB
-         * per connection) for RFC 7540's priority tree, which gRPC does
-         * not use. */
-        nghttp2_option_set_no_closed_streams(opt, 1);
-        /* Windows go back as the bytes are passed on, not as they arrive. */
-        nghttp2_option_set_no_auto_window_update(opt, 1);
-        /* HTTP messaging is checked by crisp (src/wire/h2_request.h), as
-         * strictly, but for one rule: libnghttp2 refuses an :authority with
-         * a '/', which is what the kubelet's gRPC dialer sends (the runtime
-         * socket's path). Framing, HPACK, flow control and stream states
-         * stay nghttp2's. */
-        nghttp2_option_set_no_http_messaging(opt, 1);
-        srv->down_option = opt;
-        return 0;
+        static const struct h2_role_callbacks role = {
+            .begin_headers = on_begin_headers,
+            .frame_recv = on_frame_recv,
+            .data_chunk = on_data_chunk,
+            .stream_close = on_stream_close,
+            .frame_send = on_frame_send,
+            .invalid_frame = invalid_frame,
+        };
+        return h2_session_setup(&role, &srv->down_callbacks, &srv->down_option);
 }

@@ -223,6 +223,68 @@ void hdr_list_free(struct hdr_list *h)
         *h = (struct hdr_list){0};
 }
 
+/* ---- sessions ---------------------------------------------------------------- */
+
+/* Both sides collect a HEADERS block's fields the same way. */
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user_data)
+{
+        (void)session, (void)flags;
+        struct h2_conn *c = user_data;
+        if (frame->hd.type != NGHTTP2_HEADERS)
+                return 0;
+        if (hdr_list_add(&c->hdrs, name, namelen, value, valuelen) < 0)
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+        return 0;
+}
+
+int h2_session_setup(const struct h2_role_callbacks *role, nghttp2_session_callbacks **callbacks,
+                     nghttp2_option **option)
+{
+        nghttp2_session_callbacks *cb;
+        if (nghttp2_session_callbacks_new(&cb) != 0)
+                return -ENOMEM;
+        nghttp2_session_callbacks_set_send_callback(cb, h2_conn_send_cb);
+        nghttp2_session_callbacks_set_send_data_callback(cb, h2_conn_send_data_cb);
+        nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+        nghttp2_session_callbacks_set_on_begin_headers_callback(cb, role->begin_headers);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, role->frame_recv);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, role->data_chunk);
+        nghttp2_session_callbacks_set_on_stream_close_callback(cb, role->stream_close);
+        if (role->frame_send)
+                nghttp2_session_callbacks_set_on_frame_send_callback(cb, role->frame_send);
+        if (role->frame_not_send)
+                nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, role->frame_not_send);
+        if (role->invalid_frame)
+                nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
+                                                                             role->invalid_frame);
+        nghttp2_option *opt;
+        if (nghttp2_option_new(&opt) != 0) {
+                nghttp2_session_callbacks_del(cb);
+                return -ENOMEM;
+        }
+        /* Closed streams are forgotten at once. A server session would keep
+         * up to its concurrent-stream limit of them (4096 here, about 1 MiB
+         * per connection) for RFC 7540's priority tree, which gRPC does
+         * not use. */
+        nghttp2_option_set_no_closed_streams(opt, 1);
+        /* Windows go back as the bytes are passed on, not as they arrive
+         * (stream.c). */
+        nghttp2_option_set_no_auto_window_update(opt, 1);
+        /* HTTP messaging is crisp's, not nghttp2's. The kubelet's side:
+         * src/wire/h2_request.h checks every request as strictly but for
+         * one rule: libnghttp2 refuses an :authority with a '/', which is
+         * what the kubelet's gRPC dialer sends (the runtime socket's path).
+         * The runtime's side: its answers pass on as the kubelet would get
+         * them without crisp. Framing, HPACK, flow control and stream
+         * states stay nghttp2's on both. */
+        nghttp2_option_set_no_http_messaging(opt, 1);
+        *callbacks = cb;
+        *option = opt;
+        return 0;
+}
+
 /* ---- set-up ----------------------------------------------------------------- */
 
 void h2_conn_init(struct h2_conn *c, struct crisp_server *srv, enum h2_role role)

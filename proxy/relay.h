@@ -208,7 +208,21 @@ struct crisp_server {
         void *on_stopped_arg;
 };
 
+/* What each side of the relay does with what nghttp2 receives. */
+struct h2_role_callbacks {
+        nghttp2_on_begin_headers_callback begin_headers;
+        nghttp2_on_frame_recv_callback frame_recv;
+        nghttp2_on_data_chunk_recv_callback data_chunk;
+        nghttp2_on_stream_close_callback stream_close;
+        nghttp2_on_frame_send_callback frame_send;            /* optional */
+        nghttp2_on_frame_not_send_callback frame_not_send;    /* optional */
+        nghttp2_on_invalid_frame_recv_callback invalid_frame; /* optional */
+};
+
 /* ---- h2_conn.c ---- */
+/* The callbacks and options of a side's sessions (the same options both). */
+int h2_session_setup(const struct h2_role_callbacks *role, nghttp2_session_callbacks **callbacks,
+                     nghttp2_option **option);
 void h2_conn_init(struct h2_conn *c, struct crisp_server *srv, enum h2_role role);
 int h2_conn_start_reading(struct h2_conn *c);
 /* Asks for a flush at the end of this loop turn. */
@@ -263,8 +277,8 @@ void upstream_close_all(struct crisp_server *srv);
 struct relay_stream *stream_new(struct crisp_server *srv);
 /* Puts the stream on connection `c` (either side) as stream `id`. */
 void stream_link(struct relay_stream *st, struct h2_conn *c, int32_t id);
-/* A request's headers are complete (`h` holds them). */
-void stream_request_headers(struct relay_stream *st, const struct hdr_list *h, bool end_stream);
+/* A request's headers are complete (`h` holds them, checked). */
+void stream_request_headers(struct relay_stream *st, const struct hdr_list *h);
 /* Request bytes from the client, inside `block`. */
 void stream_request_data(struct relay_stream *st, struct crisp_block *block, const uint8_t *p,
                          size_t len);

@@ -32,7 +32,6 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "base/status_code.h"
 #include "h2_mem.h"
 #include "wire/block.h"
 #include "wire/grpc_status.h"
@@ -315,12 +314,12 @@ void stream_reset_client(struct relay_stream *st, uint32_t error_code, const cha
 
 /* ---- request: client to runtime --------------------------------------------------- */
 
-void stream_request_headers(struct relay_stream *st, const struct hdr_list *h, bool end_stream)
+void stream_request_headers(struct relay_stream *st, const struct hdr_list *h)
 {
         struct crisp_server *srv = st->srv;
         size_t len = 0;
         const uint8_t *path = hdr_list_get(h, ":path", &len);
-        if (path == NULL) { /* nghttp2's checks make this impossible */
+        if (path == NULL) { /* h2_request.c refused such a request */
                 path = (const uint8_t *)"";
                 len = 0;
         }
@@ -353,8 +352,6 @@ void stream_request_headers(struct relay_stream *st, const struct hdr_list *h, b
                 hdr_list_view(h, nv);
                 upstream_open(st, nv, h->n);
         }
-        if (end_stream)
-                stream_request_end(st);
 }
 
 void stream_open_upstream(struct relay_stream *st)

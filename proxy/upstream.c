@@ -38,19 +38,6 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
         return 0;
 }
 
-static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *user_data)
-{
-        (void)session, (void)flags;
-        struct h2_conn *c = conn_of(user_data);
-        if (frame->hd.type != NGHTTP2_HEADERS)
-                return 0;
-        if (hdr_list_add(&c->hdrs, name, namelen, value, valuelen) < 0)
-                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        return 0;
-}
-
 static void going_away(struct h2_conn *c, const char *why)
 {
         if (c->state == UP_READY || c->state == UP_CONNECTING) {
@@ -250,36 +237,14 @@ void upstream_close_all(struct crisp_server *srv)
 
 int upstream_init(struct crisp_server *srv)
 {
-        nghttp2_session_callbacks *cb;
-        if (nghttp2_session_callbacks_new(&cb) != 0)
-                return -ENOMEM;
-        nghttp2_session_callbacks_set_send_callback(cb, h2_conn_send_cb);
-        nghttp2_session_callbacks_set_send_data_callback(cb, h2_conn_send_data_cb);
-        nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-        nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-        nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-        nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
-        srv->up_callbacks = cb;
-
-        nghttp2_option *opt;
-        if (nghttp2_option_new(&opt) != 0)
-                return -ENOMEM;
-        /* Closed streams are forgotten at once. A server session would keep
-         * up to its concurrent-stream limit of them (4096 here, about 1 MiB
-         * per connection) for RFC 7540's priority tree, which gRPC does
-         * not use. */
-        nghttp2_option_set_no_closed_streams(opt, 1);
-        nghttp2_option_set_no_auto_window_update(opt, 1);
-        /* The runtime's answers are passed on as they come, as the kubelet
-         * would get them without crisp: HTTP messaging checks (field names
-         * and values, pseudo-header rules) are the kubelet's side's job,
-         * where crisp's server session makes them of every request. Framing,
-         * HPACK and flow control are still checked here. */
-        nghttp2_option_set_no_http_messaging(opt, 1);
-        /* The runtime may allow few concurrent streams; calls past its limit
-         * wait in the session for a free one, as with gRPC. */
-        srv->up_option = opt;
-        return 0;
+        /* A runtime may allow few concurrent streams; calls past its limit
+         * wait in the session for a free one, as they did with gRPC. */
+        static const struct h2_role_callbacks role = {
+            .begin_headers = on_begin_headers,
+            .frame_recv = on_frame_recv,
+            .data_chunk = on_data_chunk,
+            .stream_close = on_stream_close,
+            .frame_not_send = on_frame_not_send,
+        };
+        return h2_session_setup(&role, &srv->up_callbacks, &srv->up_option);
 }
