@@ -36,8 +36,18 @@ int main(int argc, char **argv)
         FILE *f = fopen(argv[1], "rb");
         if (f == NULL)
                 die(TOOL, "cannot open %s: %s", argv[1], strerror(errno));
-        static uint8_t buf[1 << 20];
-        size_t len = fread(buf, 1, sizeof(buf), f);
+        /* the whole file, however large (scenario g's request is a few MiB) */
+        size_t len = 0, cap = 1 << 16;
+        uint8_t *buf = malloc(cap);
+        for (size_t n; buf != NULL && (n = fread(buf + len, 1, cap - len, f)) > 0;) {
+                len += n;
+                if (len == cap)
+                        buf = realloc(buf, cap *= 2);
+        }
+        if (buf == NULL)
+                die(TOOL, "out of memory for %s", argv[1]);
+        if (ferror(f))
+                die(TOOL, "cannot read %s", argv[1]);
         fclose(f);
 
         uint64_t *ns = malloc(iters * sizeof(*ns));
@@ -67,5 +77,6 @@ int main(int argc, char **argv)
                len, out_len, changed, (unsigned long long)iters, (double)ns[iters / 2] / 1000.0,
                (double)ns[iters * 99 / 100] / 1000.0, sum / (double)iters / 1000.0);
         free(ns);
+        free(buf);
         return 0;
 }

@@ -11,6 +11,7 @@ cd "$root"
 # protobuf-c headers, *.pb-c.h). Keep in step with the CMakeLists.txt files.
 declare -A allowed=(
 	[base]=""
+	[wire]="base"
 	[rule]="base api"
 	[config]="rule base"
 	[podspec]="base"

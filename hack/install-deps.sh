@@ -7,7 +7,7 @@ packages=(
 	# build
 	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
-	libseccomp-dev libuv1-dev libjson-c-dev libyaml-dev libhttp-parser-dev
+	libseccomp-dev libuv1-dev libnghttp2-dev libjson-c-dev libyaml-dev libhttp-parser-dev
 	# the pod-spec source (--kubeconfig): HTTPS to the API server; its tests
 	# make certificates with openssl
 	libcurl4-openssl-dev openssl
@@ -15,6 +15,8 @@ packages=(
 	libcmocka-dev
 	# gRPC-level tests, replay and e2e clients (Debian's own python3)
 	python3 python3-grpcio python3-protobuf protobuf-compiler
+	# HTTP/2-level tests (tests/h2): raw frames, valid or not, and HPACK
+	python3-h2 python3-hyperframe python3-hpack
 	# the real runtime for end-to-end tests and the demo, and an image rootfs
 	containerd runc busybox-static
 	# benchmarks: the plain byte relay baseline, and the latency plot

@@ -1,9 +1,7 @@
-/* Accepting on the control loop: gRPC 1.51's tcp_server_posix gives up on
- * its listening socket after one failed accept4() (EMFILE: "Failed accept4:
- * Too many open files") and never accepts again, though the process stays up
- * (docs/reliability.md). crisp therefore owns the socket: it accepts here and
- * hands each connection to gRPC with grpc_server_add_channel_from_fd, which
- * builds the same HTTP/2 transport gRPC's own listener would.
+/* Accepting on the loop. crisp has owned its listening socket since gRPC
+ * 1.51's listener, which served it before crisp's own relay, gave up on it
+ * after one failed accept4() (EMFILE) for good (docs/reliability.md); each
+ * accepted connection goes to the relay (proxy/downstream.c).
  *
  * Running out of file descriptors is met as libuv's own listeners meet it:
  * crisp holds one spare descriptor (/dev/null); when accept() fails with

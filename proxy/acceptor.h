@@ -1,7 +1,6 @@
-/* crisp's listening socket, accepted on the control loop (libuv) rather
- * than by gRPC: gRPC 1.51's listener stops accepting for good after one
- * EMFILE, so crisp accepts each connection itself, copes with running out of
- * file descriptors, and hands every accepted socket to gRPC. */
+/* crisp's listening socket, accepted on the loop (libuv): crisp accepts
+ * each connection itself, copes with running out of file descriptors, and
+ * hands every accepted socket to the relay (proxy/downstream.c). */
 #ifndef CRISP_ACCEPTOR_H
 #define CRISP_ACCEPTOR_H
 

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "complain/report.h"
-#include "relay.h"
+#include "call_observer.h"
 #include "rule/rewrite.h"
 
 struct crisp_complain;

@@ -257,19 +257,16 @@ static int proc_events_open(crisp_error **err)
                 close(s);
                 return crisp_error_set_errno(err, e, "complain: cannot bind the process events");
         }
-        struct __attribute__((packed)) {
-                struct nlmsghdr h;
-                struct cn_msg cn;
-                enum proc_cn_mcast_op op;
-        } msg;
-        memset(&msg, 0, sizeof(msg));
-        msg.h.nlmsg_len = sizeof(msg);
-        msg.h.nlmsg_type = NLMSG_DONE;
-        msg.cn.id.idx = CN_IDX_PROC;
-        msg.cn.id.val = CN_VAL_PROC;
-        msg.cn.len = sizeof(msg.op);
-        msg.op = PROC_CN_MCAST_LISTEN;
-        if (send(s, &msg, sizeof(msg), 0) < 0) {
+        /* nlmsghdr, cn_msg (whose data is the operation), operation: laid
+         * out by hand, as cn_msg ends in a flexible array. */
+        enum proc_cn_mcast_op op = PROC_CN_MCAST_LISTEN;
+        uint8_t msg[NLMSG_HDRLEN + sizeof(struct cn_msg) + sizeof(op)] = {0};
+        struct nlmsghdr h = {.nlmsg_len = sizeof(msg), .nlmsg_type = NLMSG_DONE};
+        struct cn_msg cn = {.id = {.idx = CN_IDX_PROC, .val = CN_VAL_PROC}, .len = sizeof(op)};
+        memcpy(msg, &h, sizeof(h));
+        memcpy(msg + NLMSG_HDRLEN, &cn, sizeof(cn));
+        memcpy(msg + NLMSG_HDRLEN + sizeof(cn), &op, sizeof(op));
+        if (send(s, msg, sizeof(msg), 0) < 0) {
                 int e = errno;
                 close(s);
                 return crisp_error_set_errno(err, e, "complain: cannot listen to process events");

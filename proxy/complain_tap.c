@@ -147,14 +147,17 @@ struct tap_call {
         char id[65];
 };
 
-static void *tap_begin(void *self, const char *method)
+static void *tap_begin(void *self, const char *method, unsigned *wants)
 {
+        *wants = 0;
         size_t n = strlen(method), k = strlen("/CreateContainer");
         if (n < k || strcmp(method + n - k, "/CreateContainer") != 0)
                 return NULL;
         struct tap_call *c = calloc(1, sizeof(*c));
-        if (c)
+        if (c) {
                 c->cx = self;
+                *wants = CRISP_OBSERVE_RESPONSES; /* the container id */
+        }
         return c;
 }
 

@@ -1,6 +1,6 @@
-/* crisp's main: parse flags (and --config), start the gRPC side, and run the
- * control loop (libuv) that owns signals, reload, the HTTP listener and
- * accepting CRI connections (proxy/acceptor.c):
+/* crisp's main: parse flags (and --config), start the relay, and run the
+ * one libuv loop that carries it and everything else: the CRI connections
+ * (proxy/server.h), signals, reload, the HTTP listener:
  * SIGTERM/SIGINT drain and stop; SIGHUP reopens the recording and reloads the
  * config, as does a change of the config file; /metrics, /healthz and
  * /readyz are served on metrics.listen. `crisp replay ...` and
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <grpc/grpc.h>
+#include <nghttp2/nghttp2.h>
 #include <uv.h>
 
 #include "check_profile/check_profile.h"
@@ -24,7 +24,6 @@
 #include "base/log.h"
 #include "metrics/metrics.h"
 #include "podspec/metrics_podspec.h"
-#include "grpc_tuning.h"
 #include "metrics_tap.h"
 #include "notify.h"
 #include "observers.h"
@@ -36,7 +35,6 @@
 #include "record_tap.h"
 #include "record/recorder.h"
 #include "reload.h"
-#include "replay/replay.h"
 #include "report/report_main.h"
 #include "server.h"
 
@@ -53,7 +51,6 @@ struct control {
         uv_loop_t loop;
         uv_signal_t sigterm, sigint, sighup;
         uv_timer_t grace;
-        uv_async_t stopped;
         uv_fs_event_t config_watch; /* the config file's folder */
         uv_timer_t config_settle;
         char config_name[4096]; /* the file's name within its folder */
@@ -70,13 +67,6 @@ struct control {
         int signals_seen;
 };
 
-/* Runs on a queue thread: wake the control loop. */
-static void on_server_stopped(void *arg)
-{
-        struct control *ctl = arg;
-        uv_async_send(&ctl->stopped);
-}
-
 static void close_handle(uv_handle_t *h, void *arg)
 {
         (void)arg;
@@ -84,9 +74,10 @@ static void close_handle(uv_handle_t *h, void *arg)
                 uv_close(h, NULL);
 }
 
-static void on_stopped(uv_async_t *async)
+/* The relay has answered every call and closed every connection. */
+static void on_server_stopped(void *arg)
 {
-        struct control *ctl = async->data;
+        struct control *ctl = arg;
         log_info("all calls answered; stopping");
         crisp_http_stop(ctl->http); /* closes its own handles first */
         ctl->http = NULL;
@@ -172,7 +163,8 @@ static void on_http(void *arg, const char *path, struct crisp_http_response *res
                 return;
         }
         if (strcmp(path, "/metrics") == 0) {
-                long n = crisp_metrics_render(&resp->body, CRISP_VERSION, grpc_version_string());
+                long n = crisp_metrics_render(&resp->body, CRISP_VERSION,
+                                              nghttp2_version(0)->version_str);
                 if (n < 0) {
                         resp->status = 500;
                         return;
@@ -251,6 +243,9 @@ static void on_signal(uv_signal_t *handle, int signum)
                  strsignal(signum), crisp_server_calls_in_flight(ctl->server),
                  ctl->opts->shutdown_grace_ms / 1000);
         crisp_notify_stopping();
+        /* crisp's own calls to the runtime end first: they are not waited for. */
+        crisp_readiness_stop(ctl->readiness);
+        ctl->readiness = NULL;
         crisp_server_begin_shutdown(ctl->server);
         uv_timer_start(&ctl->grace, on_grace_over, (uint64_t)ctl->opts->shutdown_grace_ms, 0);
 }
@@ -269,7 +264,9 @@ static void raise_fd_limit(void)
 }
 
 /* issue 8: the pod cache, its watch and the static pods, when crisp has a
- * kubeconfig. Nothing here waits for the API server. */
+ * kubeconfig; the static pods alone when it has only --pod-manifest-path (a
+ * standalone kubelet, or a node whose kubelet has no kubeconfig yet).
+ * Nothing here waits for the API server. */
 static int start_pod_spec_source(struct crisp_options *opts, struct control *ctl, crisp_error **err)
 {
         if (opts->node_name[0] == '\0') {
@@ -295,7 +292,9 @@ static int start_pod_spec_source(struct crisp_options *opts, struct control *ctl
                 return r;
         struct crisp_pod_watch_options wo = {.kubeconfig = opts->kubeconfig,
                                              .node_name = opts->node_name};
-        r = crisp_pod_watch_start(&wo, crisp_spec_resolver_cache(ctl->resolver), &ctl->watch, err);
+        if (opts->kubeconfig[0] != '\0')
+                r = crisp_pod_watch_start(&wo, crisp_spec_resolver_cache(ctl->resolver),
+                                          &ctl->watch, err);
         if (r < 0) {
                 crisp_spec_resolver_free(ctl->resolver);
                 ctl->resolver = NULL;
@@ -303,7 +302,7 @@ static int start_pod_spec_source(struct crisp_options *opts, struct control *ctl
         }
         crisp_metrics_podspec_static_pods(crisp_spec_resolver_static_count(ctl->resolver));
         log_info("pod-spec: on kubeconfig=%s node=%s static-pods=%s (%zu) wait=%ldms",
-                 opts->kubeconfig, opts->node_name,
+                 opts->kubeconfig[0] ? opts->kubeconfig : "-", opts->node_name,
                  opts->static_pod_path[0] ? opts->static_pod_path : "-",
                  crisp_spec_resolver_static_count(ctl->resolver), opts->pod_spec_wait_ms);
         return 0;
@@ -320,10 +319,33 @@ static void stop_pod_spec_source(struct control *ctl)
         }
 }
 
+/* `crisp replay ...` is the binary crisp-replay beside this one (or on the
+ * PATH): the same process goes on as it, with the same arguments. */
+static int exec_replay(char **args)
+{
+        char self[4096], path[4096 + 16];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash != NULL) {
+                        *slash = '\0';
+                        snprintf(path, sizeof(path), "%s/crisp-replay", self);
+                        execv(path, args);
+                }
+        }
+        execvp("crisp-replay", args);
+        fprintf(stderr,
+                "crisp: replay needs the binary crisp-replay, beside crisp or on the PATH "
+                "(cmake --install puts it there): %s\n",
+                strerror(errno));
+        return 2;
+}
+
 int main(int argc, char **argv)
 {
         if (argc >= 2 && strcmp(argv[1], "replay") == 0)
-                return crisp_replay_main(argc - 1, argv + 1);
+                return exec_replay(argv + 1);
         if (argc >= 2 && strcmp(argv[1], "check-profile") == 0)
                 return crisp_check_profile_main(argc - 1, argv + 1);
         if (argc >= 2 && strcmp(argv[1], "report") == 0)
@@ -345,12 +367,15 @@ int main(int argc, char **argv)
                 return 0;
         }
         if (opts.show_version) {
-                printf("crisp %s (gRPC core %s)\n", CRISP_VERSION, grpc_version_string());
+                printf("crisp %s (nghttp2 %s, libuv %s)\n", CRISP_VERSION,
+                       nghttp2_version(0)->version_str, uv_version_string());
                 crisp_options_release(&opts);
                 return 0;
         }
         crisp_log_set_level(opts.log_level);
         crisp_log_set_format(opts.log_format);
+        if (opts.threads != 1)
+                log_warn("threads=%d is ignored: crisp's relay runs on one thread", opts.threads);
         signal(SIGPIPE, SIG_IGN);
         raise_fd_limit();
         /* issue 22: the folders crisp writes to, before anything uses them. */
@@ -394,8 +419,7 @@ int main(int argc, char **argv)
         uv_timer_init(&ctl.loop, &ctl.grace);
         uv_timer_init(&ctl.loop, &ctl.config_settle);
         uv_fs_event_init(&ctl.loop, &ctl.config_watch);
-        uv_async_init(&ctl.loop, &ctl.stopped, on_stopped);
-        ctl.sigterm.data = ctl.sigint.data = ctl.sighup.data = ctl.grace.data = ctl.stopped.data =
+        ctl.sigterm.data = ctl.sigint.data = ctl.sighup.data = ctl.grace.data =
             ctl.config_settle.data = ctl.config_watch.data = &ctl;
         /* Signals are watched before serving, so none is missed. */
         uv_signal_start(&ctl.sigterm, on_signal, SIGTERM);
@@ -403,14 +427,12 @@ int main(int argc, char **argv)
         if (ctl.recorder || opts.config_path[0] != '\0')
                 uv_signal_start(&ctl.sighup, on_sighup, SIGHUP);
 
-        crisp_grpc_tune();
-        grpc_init();
-        if (opts.kubeconfig[0] != '\0' && start_pod_spec_source(&opts, &ctl, &err) < 0) {
+        if ((opts.kubeconfig[0] != '\0' || opts.static_pod_path_given) &&
+            start_pod_spec_source(&opts, &ctl, &err) < 0) {
                 log_error("cannot start: %s", err->msg);
                 uv_walk(&ctl.loop, close_handle, NULL);
                 uv_run(&ctl.loop, UV_RUN_DEFAULT);
                 uv_loop_close(&ctl.loop);
-                grpc_shutdown_blocking();
                 crisp_recorder_close(ctl.recorder);
                 crisp_complain_free(ctl.complain);
                 crisp_options_release(&opts);
@@ -422,11 +444,10 @@ int main(int argc, char **argv)
                 r = crisp_http_start(&ctl.loop, opts.metrics_listen, on_http, &ctl, &ctl.http,
                                      &err);
                 if (r == 0)
-                        r = crisp_readiness_start(opts.runtime_endpoint, ctl.server,
-                                                  READINESS_INTERVAL_MS, &ctl.readiness, &err);
+                        r = crisp_readiness_start(&ctl.loop, ctl.server, READINESS_INTERVAL_MS,
+                                                  &ctl.readiness, &err);
                 if (r < 0) {
                         /* Stop the server that did start, the normal way. */
-                        crisp_server_begin_shutdown(ctl.server);
                         crisp_server_cancel_all(ctl.server);
                 }
         }
@@ -442,7 +463,6 @@ int main(int argc, char **argv)
                 crisp_http_stop(ctl.http);
                 uv_loop_close(&ctl.loop);
                 stop_pod_spec_source(&ctl);
-                grpc_shutdown_blocking();
                 crisp_recorder_close(ctl.recorder);
                 crisp_complain_free(ctl.complain);
                 crisp_options_release(&opts);
@@ -465,14 +485,12 @@ int main(int argc, char **argv)
         uv_run(&ctl.loop, UV_RUN_DEFAULT);
         uv_loop_close(&ctl.loop);
 
-        crisp_readiness_stop(ctl.readiness);
         crisp_server_destroy(ctl.server);
         /* No call is left to look a pod up. */
         stop_pod_spec_source(&ctl);
         /* Every call has ended, so every record is submitted: write them all. */
         crisp_recorder_close(ctl.recorder);
         crisp_complain_free(ctl.complain);
-        grpc_shutdown_blocking();
         crisp_options_release(&opts);
         log_info("stopped");
         return 0;

@@ -11,17 +11,22 @@ struct fan_call {
         void *state[CRISP_OBSERVERS_MAX]; /* NULL: that member ignores the call */
 };
 
-static void *fan_begin(void *self, const char *method)
+static void *fan_begin(void *self, const char *method, unsigned *wants)
 {
         const struct crisp_observers *fan = self;
         struct fan_call *c = calloc(1, sizeof(*c));
+        *wants = 0;
         if (c == NULL)
                 return NULL;
         c->fan = fan;
         bool any = false;
         for (size_t i = 0; i < fan->n; i++) {
-                c->state[i] = fan->members[i]->begin(fan->members[i]->self, method);
-                any = any || c->state[i] != NULL;
+                unsigned w = 0;
+                c->state[i] = fan->members[i]->begin(fan->members[i]->self, method, &w);
+                if (c->state[i] != NULL) {
+                        any = true;
+                        *wants |= w; /* only what a member that follows this call asks */
+                }
         }
         if (!any) {
                 free(c);
@@ -77,10 +82,10 @@ void crisp_observers_init(struct crisp_observers *fan)
 {
         memset(fan, 0, sizeof(*fan));
         fan->observer.begin = fan_begin;
-        fan->observer.request = NULL; /* set by crisp_observers_add */
+        fan->observer.request = fan_request;
         fan->observer.rewrite = fan_rewrite;
         fan->observer.rejected = fan_rejected;
-        fan->observer.response = NULL;
+        fan->observer.response = fan_response;
         fan->observer.end = fan_end;
         fan->observer.self = fan;
 }
@@ -92,11 +97,6 @@ int crisp_observers_add(struct crisp_observers *fan, const struct crisp_call_obs
         if (fan->n == CRISP_OBSERVERS_MAX)
                 return -ENOSPC;
         fan->members[fan->n++] = member;
-        /* The fan-out asks for message bytes only when a member wants them. */
-        if (member->request)
-                fan->observer.request = fan_request;
-        if (member->response)
-                fan->observer.response = fan_response;
         return 0;
 }
 

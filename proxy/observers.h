@@ -1,4 +1,4 @@
-/* Several call observers as one (relay.h takes a single observer): the
+/* Several call observers as one (the relay takes a single observer): the
  * recorder's and the metrics'. Each member's per-call state is kept in a
  * small array allocated per call. */
 #ifndef CRISP_OBSERVERS_H
@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "relay.h"
+#include "call_observer.h"
 
 #define CRISP_OBSERVERS_MAX 4
 

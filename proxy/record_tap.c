@@ -57,9 +57,10 @@ static bool reserve(struct tap_call *c, size_t bytes)
         return true;
 }
 
-static void *tap_begin(void *self, const char *method)
+static void *tap_begin(void *self, const char *method, unsigned *wants)
 {
         struct crisp_record_tap *tap = self;
+        *wants = CRISP_OBSERVE_REQUESTS | CRISP_OBSERVE_RESPONSES;
         if (!crisp_recorder_accepting(tap->recorder))
                 return NULL;
         size_t method_len = strlen(method);

@@ -1,13 +1,13 @@
-/* The call observer (relay.h) that feeds the recorder: it copies each call's
+/* The call observer (call_observer.h) that feeds the recorder: it copies each call's
  * messages, identity and status into a crisp_call_record and submits it when
- * the call ends. Its callbacks run on gRPC's queue threads under the call's
- * lock, so they only copy bytes (within the recorder's memory budget) and
- * never block or log; everything else happens on the recorder's thread. */
+ * the call ends. Its callbacks run on the relay's loop, so they only copy
+ * bytes (within the recorder's memory budget) and never block or log;
+ * everything else happens on the recorder's thread. */
 #ifndef CRISP_RECORD_TAP_H
 #define CRISP_RECORD_TAP_H
 
 #include "record/recorder.h"
-#include "relay.h"
+#include "call_observer.h"
 
 struct crisp_record_tap {
         struct crisp_call_observer observer; /* give &tap->observer to the server */

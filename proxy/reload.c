@@ -62,7 +62,6 @@ static void warn_restart_only(const struct crisp_options *running, const struct 
             {"maxMessageSize", running->max_message_size != next->max_message_size},
             {"metrics.listen", strcmp(running->metrics_listen, next->metrics_listen) != 0},
             {"socketMode", running->socket_mode != next->socket_mode},
-            {"threads", running->threads != next->threads},
             {"shutdownGracePeriod", running->shutdown_grace_ms != next->shutdown_grace_ms},
             {"record", strcmp(running->record_path, next->record_path) != 0 ||
                            running->record_max_messages != next->record_max_messages ||

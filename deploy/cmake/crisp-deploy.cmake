@@ -1,9 +1,10 @@
 # Deployment parts of the build, included from the top-level CMakeLists.txt
 # after the crisp target:
 #  - CRISP_STATIC: a crisp for nodes that lack Debian 12's libraries (kind's
-#    kindest/node images). gRPC, absl, OpenSSL, c-ares, re2, zlib, upb,
-#    protobuf-c, json-c and libuv are linked from Debian 12's static archives;
-#    only glibc, libstdc++ and libgcc_s stay dynamic.
+#    kindest/node images). protobuf-c, json-c, libyaml, libseccomp, libuv and
+#    libnghttp2 (and for crisp-replay, gRPC and what it needs) are linked from
+#    Debian 12's static archives; only glibc (and for crisp-replay libstdc++
+#    and libgcc_s) stays dynamic. The daemon needs libc alone.
 #  - install(): the systemd unit and the example files next to the binary.
 
 option(CRISP_STATIC "Link every library but glibc, libstdc++ and libgcc_s statically (kind nodes)" OFF)
@@ -20,7 +21,8 @@ if(CRISP_STATIC)
   set(_crisp_archives)
   foreach(_name IN LISTS GRPC_STATIC_LIBRARIES PROTOBUF_C_STATIC_LIBRARIES
                          JSONC_STATIC_LIBRARIES LIBUV_STATIC_STATIC_LIBRARIES
-                         YAML_STATIC_LIBRARIES LIBSECCOMP_STATIC_LIBRARIES)
+                         YAML_STATIC_LIBRARIES LIBSECCOMP_STATIC_LIBRARIES
+                         NGHTTP2_STATIC_LIBRARIES)
     if(_name IN_LIST _crisp_glibc OR _name STREQUAL "atomic")
       continue()
     endif()
@@ -43,7 +45,7 @@ if(CRISP_STATIC)
     "-l:libatomic.a" stdc++ m Threads::Threads dl rt)
   # Everything that links a pkg-config target gets the archives instead.
   foreach(_target PkgConfig::GRPC PkgConfig::PROTOBUF_C PkgConfig::JSONC PkgConfig::LIBUV
-                  PkgConfig::YAML PkgConfig::LIBSECCOMP)
+                  PkgConfig::YAML PkgConfig::LIBSECCOMP PkgConfig::NGHTTP2)
     set_property(TARGET ${_target} PROPERTY INTERFACE_LINK_LIBRARIES crisp_static_deps)
   endforeach()
 endif()

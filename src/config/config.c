@@ -488,6 +488,7 @@ static int on_pod_spec(struct reader *rd, const char *key, yaml_node_t *k, yaml_
         if (strcmp(key, "staticPodPath") == 0) {
                 if ((r = scalar(rd, v, "podSpec.staticPodPath", &s, err)) < 0)
                         return r;
+                o->static_pod_path_given = s[0] != '\0';
                 if (s[0] == '\0') {
                         o->static_pod_path[0] = '\0';
                         return 0;

@@ -99,7 +99,8 @@ void crisp_options_usage(FILE *out)
               "  --socket-mode OCTAL           mode of the listening socket (default 0660)\n"
               "  --shutdown-grace-period SECS  on SIGTERM, time in-flight calls get to finish\n"
               "                                before they are cancelled (default 10)\n"
-              "  --threads N                   threads serving calls (default 1)\n"
+              "  --threads N                   ignored (kept for old command lines): the relay\n"
+              "                                runs on one thread\n"
               "  --log-level LEVEL             error, warn, info (default) or debug\n"
               "  --log-format FORMAT           text (default) or json (one object per line)\n"
               "  --metrics-listen ADDRESS      serve /metrics, /healthz, /readyz on a unix\n"
@@ -306,6 +307,7 @@ int crisp_options_parse(struct crisp_options *opts, int argc, char **argv, crisp
                         snprintf(opts->node_name, sizeof(opts->node_name), "%s", optarg);
                         break;
                 case OPT_POD_MANIFEST_PATH:
+                        opts->static_pod_path_given = optarg[0] != '\0';
                         if (optarg[0] == '\0') {
                                 opts->static_pod_path[0] = '\0';
                                 break;

@@ -70,6 +70,10 @@ struct crisp_options {
         char kubeconfig[4096];
         char node_name[256];        /* "" until main fills in the host name */
         char static_pod_path[4096]; /* "" = no static pods */
+        /* --pod-manifest-path or podSpec.staticPodPath was given: the static
+         * pods settle the ambiguous case even without a kubeconfig (a
+         * standalone kubelet). */
+        bool static_pod_path_given;
         long pod_spec_wait_ms;
 
         /* issue 14: where complain mode writes its twin profiles. */

@@ -1,8 +1,8 @@
 /* The recorder: a bounded, asynchronous writer of recording lines.
  *
- * Calls are recorded on gRPC's queue threads, under each call's lock, where
- * nothing may block: those threads only copy bytes into a crisp_call_record
- * and hand it over (crisp_recorder_submit, O(1) under a mutex). One writer
+ * Calls are recorded on the relay's loop, where nothing may block: it only
+ * copies bytes into a crisp_call_record and hands it over
+ * (crisp_recorder_submit, O(1) under a mutex). One writer
  * thread turns records into JSON lines (redacting them if asked) and appends
  * them to the file, so a slow disk never slows a call.
  *

@@ -74,7 +74,7 @@ class StaticBinary(unittest.TestCase):
     def test_it_runs(self):
         result = deploylib.run([self.binary, "--version"])
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertRegex(result.stdout, r"^crisp \S+ \(gRPC core")
+        self.assertRegex(result.stdout, r"^crisp \S+ \(nghttp2")
 
     def test_it_relays(self):
         with tempfile.TemporaryDirectory(prefix="crisp-", dir="/tmp") as tmp:

@@ -351,11 +351,78 @@ def seeds_fuzz_recording():
         yield "edge", text
 
 
+# ---- fuzz_relay: HTTP/2 from both sides ------------------------------------------
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(ftype, flags, sid, payload=b""):
+    return (len(payload).to_bytes(3, "big") + bytes([ftype, flags]) +
+            sid.to_bytes(4, "big") + payload)
+
+
+def grpc_msg(payload):
+    return b"\x00" + len(payload).to_bytes(4, "big") + payload
+
+
+def h2_headers(fields):
+    """A header block: every field a literal without indexing, names and
+    values as they are (no Huffman), so no HPACK library is needed."""
+    out = b""
+    for name, value in fields:
+        out += b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+    return out
+
+
+def relay_request(sid, path, body):
+    fields = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", path),
+              (b":authority", b"localhost"), (b"content-type", b"application/grpc"),
+              (b"te", b"trailers"), (b"grpc-timeout", b"5S")]
+    return (h2_frame(1, 4, sid, h2_headers(fields)) +
+            h2_frame(0, 1, sid, grpc_msg(body)))
+
+
+def relay_response(sid, body, code=b"0"):
+    return (h2_frame(1, 4, sid, h2_headers([(b":status", b"200"),
+                                            (b"content-type", b"application/grpc")])) +
+            h2_frame(0, 0, sid, grpc_msg(body)) +
+            h2_frame(1, 5, sid, h2_headers([(b"grpc-status", code), (b"grpc-message", b"")])))
+
+
+def relay_input(flags, client, runtime):
+    return bytes([flags]) + len(client).to_bytes(2, "little") + client + runtime
+
+
+def seeds_fuzz_relay():
+    settings = h2_frame(4, 0, 0)
+    ack = h2_frame(4, 1, 0)
+    client_start = H2_PREFACE + settings + ack
+    runtime_start = settings + ack
+    creates = [r for _, sel, r in fixture_requests() if sel == CREATE_CONTAINER][:2]
+    runs = [r for _, sel, r in fixture_requests() if sel == RUN_POD_SANDBOX][:2]
+    calls = [(b"/runtime.v1.RuntimeService/Version", b"\x0a\x020.1")]
+    calls += [(b"/runtime.v1.RuntimeService/CreateContainer", r) for r in creates]
+    calls += [(b"/runtime.v1.RuntimeService/RunPodSandbox", r) for r in runs]
+    for flags in (0, 1, 2):
+        for path, body in calls:
+            client = client_start + relay_request(1, path, body)
+            runtime = runtime_start + relay_response(1, b"\x0a\x01x")
+            yield "h2", relay_input(flags, client, runtime)
+        # several calls, one connection; a reset; a ping; a goaway
+        client = client_start + b"".join(relay_request(2 * i + 1, p, b) for i, (p, b)
+                                         in enumerate(calls))
+        client += h2_frame(3, 0, 3, (8).to_bytes(4, "big")) + h2_frame(6, 0, 0, b"12345678")
+        runtime = runtime_start + relay_response(1, b"") + relay_response(3, b"", b"5")
+        runtime += h2_frame(7, 0, 0, (5).to_bytes(4, "big") + (0).to_bytes(4, "big"))
+        yield "h2", relay_input(flags, client, runtime)
+
+
 GENERATORS = {
     "fuzz_rewrite": seeds_fuzz_rewrite,
     "fuzz_config": seeds_fuzz_config,
     "fuzz_seccomp_profile": seeds_fuzz_seccomp_profile,
     "fuzz_recording": seeds_fuzz_recording,
+    "fuzz_relay": seeds_fuzz_relay,
 }
 
 # ---- output ----------------------------------------------------------------------

@@ -12,8 +12,7 @@ sends an explicit Unconfined exactly like "nothing set".
   the documented limitation (README, "The one limitation"); /containerLogs
   and /exec through crisp; no failed call over the kubelet's traffic;
 - through crisp with the pod-spec source reading the kubelet's static pods
-  (--pod-manifest-path; the standalone kubelet has no API server, so the
-  --kubeconfig crisp is given names no file and the manifests decide):
+  (--pod-manifest-path alone: the standalone kubelet has no API server):
   explicit Unconfined on the pod and on the container -> 0, no profile -> 2,
   each decision logged with source=static-manifest.
 
@@ -224,9 +223,7 @@ class ModernKubelet(unittest.TestCase):
         same folder, and settles explicit Unconfined from them exactly."""
         manifests = tempfile.mkdtemp(prefix="crisp-kubelet-manifests-")
         self.addCleanup(shutil.rmtree, manifests, True)
-        absent = os.path.join(manifests, "no-api-server", "kubelet.conf")
-        args = ["--kubeconfig", absent, "--pod-manifest-path", manifests,
-                "--node-name", kl.NODE]
+        args = ["--pod-manifest-path", manifests, "--node-name", kl.NODE]
         with Crisp(self.ctrd.socket, args=args) as crisp:
             kubelet = self.start_kubelet(kl.endpoint_args(self.ctrd.socket, crisp.listen),
                                          manifests=manifests)

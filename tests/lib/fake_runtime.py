@@ -110,6 +110,13 @@ class FakeRuntime:
             self._server.stop(grace=None).wait(WAIT_TIMEOUT_S)
             self._server = None
 
+    def stop_gracefully(self, grace):
+        """Stop as a runtime going down for a restart does: GOAWAY to every
+        connection, new calls refused, the calls in flight given `grace`
+        seconds. Returns an event set once it has stopped."""
+        server, self._server = self._server, None
+        return server.stop(grace=grace)
+
     def __enter__(self):
         return self.start()
 

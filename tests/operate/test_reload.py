@@ -107,8 +107,9 @@ class Reload(unittest.TestCase):
         wait_until(lambda: self.create_container() == ("", ""), "mode off in force")
 
     def test_restart_only_setting_is_kept_and_logged(self):
-        self.reload(config_for(self.profiles[0]) + "threads: 7\n")
-        self.crisp.wait_for_log("threads changed; it takes effect only when crisp restarts")
+        self.reload(config_for(self.profiles[0]) + "maxMessageSize: 1048576\n")
+        self.crisp.wait_for_log(
+            "maxMessageSize changed; it takes effect only when crisp restarts")
 
     def test_readyz_follows_the_runtime(self):
         self.assertEqual(http_get(self.metrics, "/healthz")[0], 200)

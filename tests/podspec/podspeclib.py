@@ -33,6 +33,7 @@ class PodSpecTestCase(RelayTestCase):
     embed = False          # certificates as files (rotatable) or embedded data
     require_client_cert = True
     start_api_down = False
+    with_kubeconfig = True  # False: --pod-manifest-path alone (no API server)
     extra_args = ()
 
     def setUp(self):
@@ -54,8 +55,9 @@ class PodSpecTestCase(RelayTestCase):
         os.mkdir(self.manifests)
         self.metrics_socket = os.path.join(tmp.name, "metrics.sock")
         self.add_initial_state()
-        self.crisp_args = ("--kubeconfig", self.kubeconfig, "--node-name", NODE,
-                           "--pod-manifest-path", self.manifests,
+        kubeconfig = ("--kubeconfig", self.kubeconfig) if self.with_kubeconfig else ()
+        self.crisp_args = kubeconfig + ("--node-name", NODE,
+                                        "--pod-manifest-path", self.manifests,
                            "--pod-spec-wait-ms", str(self.wait_ms),
                            "--metrics-listen", self.metrics_socket,
                            "--log-level", "debug") + tuple(self.extra_args)

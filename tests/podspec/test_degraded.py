@@ -86,6 +86,25 @@ class ApiDown(PodSpecTestCase):
                                             reason="error"), 1)
 
 
+class StaticPodsAlone(PodSpecTestCase):
+    """--pod-manifest-path without --kubeconfig: a standalone kubelet, whose
+    static pods no API server knows, is settled from their manifests."""
+    with_kubeconfig = False
+
+    def add_initial_state(self):
+        write(os.path.join(self.manifests, "kube-apiserver.yaml"), STATIC_UNCONFINED)
+
+    def test_static_pod_from_its_manifest_without_an_api_server(self):
+        self.crisp.wait_for_log("pod-spec: on kubeconfig=- ")
+        self.assertEqual(self.create("static-hash-1", container="kube-apiserver",
+                                     pod_name="kube-apiserver-node1", namespace="kube-system"),
+                         UNCONFINED)
+        self.crisp.wait_for_log("source=static-manifest")
+        # Any other pod: the policy, as without a pod-spec source.
+        self.assertEqual(self.create("u-any"), RUNTIME_DEFAULT)
+        self.assertEqual(self.api.connections, [])
+
+
 class ApiSlow(PodSpecTestCase):
     wait_ms = 10000
 

@@ -215,5 +215,31 @@ class BadRecordings(TempDir):
                 self.assertIn("usage: crisp replay", out.stderr)
 
 
+class Binary(TempDir):
+    """`crisp replay` is the binary crisp-replay beside crisp: the daemon
+    itself carries no gRPC."""
+
+    def test_replay_runs_the_binary_beside_crisp(self):
+        import subprocess
+        from crisp import crisp_binary
+        beside = os.path.join(os.path.dirname(crisp_binary()), "crisp-replay")
+        self.assertTrue(os.access(beside, os.X_OK), beside)
+        out = subprocess.run([crisp_binary(), "replay", "--help"], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("usage: crisp replay FILE", out.stdout)
+
+    def test_without_it_crisp_says_what_is_missing(self):
+        import shutil
+        import subprocess
+        from crisp import crisp_binary
+        alone = os.path.join(self.dir, "crisp")
+        shutil.copy(crisp_binary(), alone)
+        out = subprocess.run([alone, "replay", "--help"], capture_output=True, text=True,
+                             timeout=60, env=dict(os.environ, PATH=self.dir))
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("replay needs the binary crisp-replay", out.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <grpc/grpc.h>
+#include <uv.h>
 
 #include "config/options.h"
 #include "replay_call.h"
@@ -25,7 +26,6 @@ struct check {
         size_t n;
         bool *served;
         struct crisp_msg_list *received;
-        bool crisp_stopped;
 };
 
 static void on_served(void *arg, const char *method, const struct crisp_call_record *rec,
@@ -42,15 +42,6 @@ static void on_served(void *arg, const char *method, const struct crisp_call_rec
                         crisp_msg_list_append(&ck->received[i], received->items[k].data,
                                               received->items[k].len);
         }
-        pthread_mutex_unlock(&ck->mu);
-}
-
-static void on_crisp_stopped(void *arg)
-{
-        struct check *ck = arg;
-        pthread_mutex_lock(&ck->mu);
-        ck->crisp_stopped = true;
-        pthread_cond_broadcast(&ck->cond);
         pthread_mutex_unlock(&ck->mu);
 }
 
@@ -98,12 +89,60 @@ static int check_one(const char *file, struct check *ck, size_t i, const struct 
         return failures;
 }
 
+/* crisp's relay, on a loop of its own on a thread of its own, as the
+ * daemon runs it. */
+struct relay_thread {
+        pthread_t thread;
+        pthread_mutex_t mu;
+        pthread_cond_t cond;
+        uv_loop_t loop;
+        uv_async_t stop;
+        struct crisp_options opts;
+        struct crisp_server *crisp;
+        int start_r; /* 1: not known yet */
+        crisp_error *err;
+};
+
+static void on_stop(uv_async_t *a)
+{
+        struct relay_thread *rt = a->data;
+        crisp_server_cancel_all(rt->crisp);
+        uv_close((uv_handle_t *)a, NULL);
+}
+
+static void on_crisp_stopped(void *arg)
+{
+        (void)arg; /* the loop ends by itself: nothing is left on it */
+}
+
+static void *relay_main(void *arg)
+{
+        struct relay_thread *rt = arg;
+        uv_loop_init(&rt->loop);
+        int r = crisp_server_start(&rt->loop, &rt->opts, NULL, NULL, on_crisp_stopped, rt,
+                                   &rt->crisp, &rt->err);
+        if (r == 0) {
+                uv_async_init(&rt->loop, &rt->stop, on_stop);
+                rt->stop.data = rt;
+        }
+        pthread_mutex_lock(&rt->mu);
+        rt->start_r = r;
+        pthread_cond_broadcast(&rt->cond);
+        pthread_mutex_unlock(&rt->mu);
+        if (r == 0) {
+                uv_run(&rt->loop, UV_RUN_DEFAULT);
+                crisp_server_destroy(rt->crisp);
+        }
+        uv_loop_close(&rt->loop);
+        return NULL;
+}
+
 /* Temp folder, sockets, servers: everything the check runs on. */
 struct rig {
         char dir[64];
         char runtime_sock[128], crisp_sock[128];
         struct replay_serve *serve;
-        struct crisp_server *crisp;
+        struct relay_thread *relay;
 };
 
 static int rig_start(struct rig *rig, struct check *ck, crisp_error **err)
@@ -121,24 +160,48 @@ static int rig_start(struct rig *rig, struct check *ck, crisp_error **err)
         /* crisp exactly as the command line would configure it by default. */
         char *argv[] = {"crisp",           "--listen", rig->crisp_sock, "--runtime-endpoint",
                         rig->runtime_sock, NULL};
-        struct crisp_options opts;
-        r = crisp_options_parse(&opts, 5, argv, err);
-        if (r < 0)
+        struct relay_thread *rt = calloc(1, sizeof(*rt));
+        if (rt == NULL)
+                return crisp_error_set(err, ENOMEM, "out of memory");
+        r = crisp_options_parse(&rt->opts, 5, argv, err);
+        if (r < 0) {
+                free(rt);
                 return r;
-        /* No loop here: gRPC's own listener is enough for these few calls. */
-        return crisp_server_start(NULL, &opts, NULL, NULL, on_crisp_stopped, ck, &rig->crisp, err);
+        }
+        pthread_mutex_init(&rt->mu, NULL);
+        pthread_cond_init(&rt->cond, NULL);
+        rt->start_r = 1;
+        int e = pthread_create(&rt->thread, NULL, relay_main, rt);
+        if (e != 0) {
+                crisp_options_release(&rt->opts);
+                free(rt);
+                return crisp_error_set_errno(err, e, "cannot start crisp's relay");
+        }
+        pthread_mutex_lock(&rt->mu);
+        while (rt->start_r == 1)
+                pthread_cond_wait(&rt->cond, &rt->mu);
+        pthread_mutex_unlock(&rt->mu);
+        rig->relay = rt;
+        if (rt->start_r < 0) {
+                crisp_error_set(err, -rt->start_r, "%s", rt->err->msg);
+                return rt->start_r;
+        }
+        return 0;
 }
 
 static void rig_stop(struct rig *rig, struct check *ck)
 {
-        if (rig->crisp) {
-                crisp_server_begin_shutdown(rig->crisp);
-                crisp_server_cancel_all(rig->crisp);
-                pthread_mutex_lock(&ck->mu);
-                while (!ck->crisp_stopped)
-                        pthread_cond_wait(&ck->cond, &ck->mu);
-                pthread_mutex_unlock(&ck->mu);
-                crisp_server_destroy(rig->crisp);
+        (void)ck;
+        struct relay_thread *rt = rig->relay;
+        if (rt != NULL) {
+                if (rt->start_r == 0)
+                        uv_async_send(&rt->stop);
+                pthread_join(rt->thread, NULL);
+                crisp_error_free(&rt->err);
+                crisp_options_release(&rt->opts);
+                pthread_mutex_destroy(&rt->mu);
+                pthread_cond_destroy(&rt->cond);
+                free(rt);
         }
         if (rig->serve)
                 replay_serve_stop(rig->serve);
