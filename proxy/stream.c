@@ -508,6 +508,9 @@ void stream_request_end(struct relay_stream *st)
                 first_incomplete(st);
                 return;
         }
+        /* An empty END_STREAM is held by nghttp2 while the runtime's window
+         * for the stream is 0, as the client's own would be without crisp:
+         * the runtime opens it as it reads the request. */
         if (st->up != NULL && !st->c2p.deferred)
                 return; /* the data provider will see it */
         resume(st->up, st->up_id, &st->c2p);
