@@ -5,6 +5,8 @@
 # AddressSanitizer + UBSan + LeakSanitizer) and runs every test in both:
 # unit tests, gRPC-level tests against a fake runtime, fixture replay, and
 # end-to-end tests that start and stop their own private containerd.
+# A third build, with ThreadSanitizer, runs the tests that drive crisp's
+# threads and the relay frame by frame (hack/tsan.sh).
 # Then, once, after the normal build's tests: the real clients, critest
 # (hack/critest.sh) and a kubelet (hack/kubelet-e2e.sh), kind clusters
 # (hack/kind-e2e.sh), and crisp in front of a real CRI-O (hack/crio-e2e.sh).
@@ -58,6 +60,9 @@ for variant in build build-asan; do
 	fi
 done
 
+echo "== build-tsan: ThreadSanitizer"
+hack/tsan.sh || status=1
+
 # Each libFuzzer target for a short, fixed budget (clang build in build-fuzz/).
 # A longer local run: hack/fuzz.sh 600.
 echo "== fuzzing"
@@ -70,6 +75,6 @@ fi
 if [ $status -ne 0 ]; then
 	echo "test.sh: FAILED (see the output above)"
 else
-	echo "test.sh: all tests passed in the normal and the sanitizer build"
+	echo "test.sh: all tests passed in the normal, the ASan and the TSan build"
 fi
 exit $status

@@ -119,14 +119,9 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 {
         (void)flags;
         struct h2_conn *c = conn_of(user_data);
-        /* The connection's window goes back at once; each stream's when its
-         * bytes have been passed on. */
-        nghttp2_session_consume_connection(session, len);
-        struct relay_stream *st = nghttp2_session_get_stream_user_data(session, stream_id);
-        if (st == NULL) {
-                nghttp2_session_consume_stream(session, stream_id, len);
+        struct relay_stream *st = h2_data_stream(session, stream_id, len);
+        if (st == NULL)
                 return 0;
-        }
         st->received += len;
         if (st->content_length >= 0 && st->received > (uint64_t)st->content_length) {
                 nghttp2_session_consume_stream(session, stream_id, len);

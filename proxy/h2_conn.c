@@ -239,6 +239,17 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         return 0;
 }
 
+struct relay_stream *h2_data_stream(nghttp2_session *session, int32_t stream_id, size_t len)
+{
+        /* The connection's window goes back at once; a stream's when its
+         * bytes have been passed on (stream.c). */
+        nghttp2_session_consume_connection(session, len);
+        struct relay_stream *st = nghttp2_session_get_stream_user_data(session, stream_id);
+        if (st == NULL) /* crisp let the stream go: its bytes go nowhere */
+                nghttp2_session_consume_stream(session, stream_id, len);
+        return st;
+}
+
 int h2_session_setup(const struct h2_role_callbacks *role, nghttp2_session_callbacks **callbacks,
                      nghttp2_option **option)
 {

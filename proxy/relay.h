@@ -135,7 +135,10 @@ struct relay_stream {
         struct h2_conn *down; /* NULL once the client's stream closed */
         struct h2_conn *up;   /* NULL until opened, and once closed */
         int32_t down_id, up_id;
-        struct relay_stream *down_prev, *down_next, *up_prev, *up_next;
+        /* its places in the lists of streams of `down` and of `up` */
+        struct stream_links {
+                struct relay_stream *prev, *next;
+        } down_links, up_links;
         struct relay_stream *spec_next; /* on the server's answered-lookups list */
 
         struct relay_flow c2p, p2c;
@@ -223,6 +226,9 @@ struct h2_role_callbacks {
 /* The callbacks and options of a side's sessions (the same options both). */
 int h2_session_setup(const struct h2_role_callbacks *role, nghttp2_session_callbacks **callbacks,
                      nghttp2_option **option);
+/* The stream `len` received DATA bytes belong to, or NULL (then dropped);
+ * gives the connection's window back for them. */
+struct relay_stream *h2_data_stream(nghttp2_session *session, int32_t stream_id, size_t len);
 void h2_conn_init(struct h2_conn *c, struct crisp_server *srv, enum h2_role role);
 int h2_conn_start_reading(struct h2_conn *c);
 /* Asks for a flush at the end of this loop turn. */
@@ -277,6 +283,8 @@ void upstream_close_all(struct crisp_server *srv);
 struct relay_stream *stream_new(struct crisp_server *srv);
 /* Puts the stream on connection `c` (either side) as stream `id`. */
 void stream_link(struct relay_stream *st, struct h2_conn *c, int32_t id);
+/* The stream after `st` in the list of connection `c`'s streams. */
+struct relay_stream *stream_next_on(const struct relay_stream *st, const struct h2_conn *c);
 /* A request's headers are complete (`h` holds them, checked). */
 void stream_request_headers(struct relay_stream *st, const struct hdr_list *h);
 /* Request bytes from the client, inside `block`. */

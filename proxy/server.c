@@ -212,10 +212,10 @@ void crisp_server_cancel_all(struct crisp_server *s)
                 return;
         s->cancelling = true;
         for (struct h2_conn *c = s->downs; c != NULL; c = c->next)
-                for (struct relay_stream *st = c->streams; st != NULL; st = st->down_next)
+                for (struct relay_stream *st = c->streams; st != NULL; st = stream_next_on(st, c))
                         stream_answer(st, 14, "crisp: shutting down: the call was cancelled");
         for (struct h2_conn *c = s->ups; c != NULL; c = c->next)
-                for (struct relay_stream *st = c->streams; st != NULL; st = st->up_next)
+                for (struct relay_stream *st = c->streams; st != NULL; st = stream_next_on(st, c))
                         if (st->own)
                                 crisp_server_cancel_own(s, st);
         uv_timer_start(&s->linger, on_linger_over, CANCEL_LINGER_MS, 0);

@@ -61,59 +61,64 @@ struct relay_stream *stream_new(struct crisp_server *srv)
 
 /* ---- which connection a stream is on ------------------------------------------ */
 
+/* A stream is on two lists at once: its client connection's and its
+ * runtime connection's; `role` says which one's links. */
+static struct stream_links *links_on(struct relay_stream *st, enum h2_role role)
+{
+        return role == H2_DOWN ? &st->down_links : &st->up_links;
+}
+
+struct relay_stream *stream_next_on(const struct relay_stream *st, const struct h2_conn *c)
+{
+        return c->role == H2_DOWN ? st->down_links.next : st->up_links.next;
+}
+
 void stream_link(struct relay_stream *st, struct h2_conn *c, int32_t id)
 {
-        struct relay_stream **head = &c->streams;
         if (c->role == H2_DOWN) {
                 st->down = c;
                 st->down_id = id;
-                st->down_prev = NULL;
-                st->down_next = *head;
-                if (*head)
-                        (*head)->down_prev = st;
         } else {
                 st->up = c;
                 st->up_id = id;
-                st->up_prev = NULL;
-                st->up_next = *head;
-                if (*head)
-                        (*head)->up_prev = st;
         }
-        *head = st;
+        struct stream_links *l = links_on(st, c->role);
+        l->prev = NULL;
+        l->next = c->streams;
+        if (c->streams)
+                links_on(c->streams, c->role)->prev = st;
+        c->streams = st;
         c->nstreams++;
+}
+
+/* Takes the stream off connection `c`, where it is stream `id`. */
+static void unlink_from(struct relay_stream *st, struct h2_conn *c, int32_t id)
+{
+        struct stream_links *l = links_on(st, c->role);
+        if (l->prev)
+                links_on(l->prev, c->role)->next = l->next;
+        else
+                c->streams = l->next;
+        if (l->next)
+                links_on(l->next, c->role)->prev = l->prev;
+        c->nstreams--;
+        if (c->session)
+                nghttp2_session_set_stream_user_data(c->session, id, NULL);
 }
 
 static void unlink_down(struct relay_stream *st)
 {
-        struct h2_conn *c = st->down;
-        if (c == NULL)
+        if (st->down == NULL)
                 return;
-        if (st->down_prev)
-                st->down_prev->down_next = st->down_next;
-        else
-                c->streams = st->down_next;
-        if (st->down_next)
-                st->down_next->down_prev = st->down_prev;
-        c->nstreams--;
-        if (c->session)
-                nghttp2_session_set_stream_user_data(c->session, st->down_id, NULL);
+        unlink_from(st, st->down, st->down_id);
         st->down = NULL;
 }
 
 static void unlink_up(struct relay_stream *st)
 {
-        struct h2_conn *c = st->up;
-        if (c == NULL)
+        if (st->up == NULL)
                 return;
-        if (st->up_prev)
-                st->up_prev->up_next = st->up_next;
-        else
-                c->streams = st->up_next;
-        if (st->up_next)
-                st->up_next->up_prev = st->up_prev;
-        c->nstreams--;
-        if (c->session)
-                nghttp2_session_set_stream_user_data(c->session, st->up_id, NULL);
+        unlink_from(st, st->up, st->up_id);
         st->up = NULL;
 }
 
@@ -503,6 +508,9 @@ void stream_request_end(struct relay_stream *st)
                 first_incomplete(st);
                 return;
         }
+        /* An empty END_STREAM is held by nghttp2 while the runtime's window
+         * for the stream is 0, as the client's own would be without crisp:
+         * the runtime opens it as it reads the request. */
         if (st->up != NULL && !st->c2p.deferred)
                 return; /* the data provider will see it */
         resume(st->up, st->up_id, &st->c2p);
